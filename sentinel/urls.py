@@ -1,11 +1,26 @@
+"""Site routes. Each app owns its own: `<app>/api/urls.py` under /api/v1/, `<app>/urls.py` at the root."""
+
 from django.contrib import admin
 from django.urls import include, path
 
 from sentinel import health
 
+api_v1 = [
+    path("", include("workspaces.api.urls")),
+    path("", include("integrations.api.urls")),
+    path("", include("billing.api.urls")),
+    path("", include("reviews.api.urls")),
+    path("", include("analytics.api.urls")),
+    path("", include("queues.api.urls")),
+]
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", include(api_v1)),
+    path("", include("integrations.urls")),  # /webhooks/github
+    path("", include("billing.urls")),  # /webhooks/stripe
+    path("", include("queues.urls")),  # /metrics
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
