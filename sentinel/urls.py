@@ -5,6 +5,10 @@ from django.urls import include, path
 
 from sentinel import health
 
+admin.site.site_header = "Sentinel operations"
+admin.site.site_title = "Sentinel"
+admin.site.index_title = "Operator console"
+
 api_v1 = [
     path("", include("workspaces.api.urls")),
     path("", include("integrations.api.urls")),
