@@ -181,3 +181,34 @@ LOGGING_CONFIG = None  # sentinel.logging configures logging itself (below)
 from sentinel.logging import configure_logging  # noqa: E402
 
 configure_logging(LOG_LEVEL)
+
+# --- Job platform (queues app; docs/queues.md, docs/operations.md) ----------------------------
+# Per-workspace concurrency: the callable returns the limit for (workspace_id, queue); billing
+# points it at plan limits. The default reads the two settings below (0 = unlimited).
+SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER = env.str(
+    "SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER", default="queues.concurrency.default_concurrency_resolver"
+)
+SENTINEL_WORKSPACE_CONCURRENCY = env.int("SENTINEL_WORKSPACE_CONCURRENCY", default=4)
+SENTINEL_WORKSPACE_CONCURRENCY_PER_QUEUE: dict[str, int] = {}
+# Token bucket per workspace and queue, applied when a job starts: queue -> (per minute, burst).
+SENTINEL_RATE_LIMITS: dict[str, tuple[float, int]] = {
+    "reviews-enterprise": (240, 60),
+    "reviews-paid": (120, 30),
+    "reviews-default": (30, 10),
+    "commands": (60, 20),
+}
+# Multiplies every retry interval (tests and demos: 0.1); the policies themselves stay as declared.
+SENTINEL_RETRY_BACKOFF_SCALE = env.float("SENTINEL_RETRY_BACKOFF_SCALE", default=1.0)
+# Worker timing: abandoned jobs are retried within ~45 s (forking) / timeout+grace+interval (simple).
+SENTINEL_WORKER_MAINTENANCE_INTERVAL = env.int("SENTINEL_WORKER_MAINTENANCE_INTERVAL", default=10)
+SENTINEL_WORKER_JOB_MONITORING_INTERVAL = env.int("SENTINEL_WORKER_JOB_MONITORING_INTERVAL", default=10)
+SENTINEL_WORKER_HEARTBEAT_GRACE = env.int("SENTINEL_WORKER_HEARTBEAT_GRACE", default=20)
+SENTINEL_WORKER_TTL = env.int("SENTINEL_WORKER_TTL", default=25)
+SENTINEL_PROGRESS_MIN_INTERVAL = env.float("SENTINEL_PROGRESS_MIN_INTERVAL", default=1.0)
+# Worker pool sizes: SENTINEL_POOL_<NAME>_WORKERS overrides a pool's process count (queues/pools.py).
+# prometheus-client multiprocess mode: every process writes its samples under this directory.
+import os as _os  # noqa: E402
+
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+_os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
+Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,142 @@
+"""`dispatch()`: the one way to queue a job.
+
+It builds the envelope, picks the deterministic job id, and queues after the surrounding
+transaction commits (`transaction.on_commit`; outside a transaction, at once). A duplicate (a job
+with that id still known to Redis: queued, scheduled, running, or finished within its retention)
+is a no-op. See docs/queues.md for an example.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from django.db import transaction
+from redis import Redis
+from rq import RateLimit
+from rq.exceptions import DuplicateJobError
+
+from queues import concurrency
+from queues.connection import SentinelJob, get_redis, get_rq_queue
+from queues.declaration import JobFunction, JobSpec
+from queues.envelope import Envelope
+from queues.topology import Queue
+from sentinel.correlation import get_correlation_id, new_correlation_id
+
+log = structlog.get_logger("queues.dispatch")
+
+# Atomically reserve a job id for a rate-limited enqueue (rq refuses unique=True together with a
+# RateLimit, so uniqueness is ours there): 1 = reserved, 0 = a job with this id exists.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'dispatching')
+return 1
+"""
+
+
+_INVALID_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def build_job_id(spec: JobSpec, entity_ids: dict[str, Any]) -> str:
+    """The deterministic job id: the declared template, or `<module>-<function>-<key>-<value>...`.
+
+    rq 3 accepts only letters, digits, `_` and `-` in ids, so anything else becomes `-`.
+    """
+    if spec.job_id_template:
+        raw = spec.job_id_template.format(**entity_ids)
+    else:
+        module, func = spec.name.rsplit(".", 2)[-2:]
+        parts = [module, func] + [f"{k}-{entity_ids[k]}" for k in sorted(entity_ids)]
+        raw = "-".join(parts)
+    return _INVALID_ID_CHARS.sub("-", raw)
+
+
+def dispatch(
+    job_func: JobFunction,
+    *,
+    workspace_id: int | None,
+    entity_ids: dict[str, Any],
+    data: dict[str, Any] | None = None,
+    job_id: str | None = None,
+    queue: Queue | None = None,
+    delay: timedelta | None = None,
+    concurrency_key: str | None = None,
+    concurrency_limit: int | None = None,
+    correlation_id: str | None = None,
+) -> str:
+    """Queue `job_func` after the current transaction commits; return its (deterministic) job id.
+
+    - `queue` overrides the declared queue (e.g. the workspace's review tier queue).
+    - `delay` schedules the job instead of queueing it now (rq's scheduler in the workers).
+    - Concurrency: with a workspace, the job joins the workspace's concurrency group on its queue
+      (limit from SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER); `concurrency_key`/`concurrency_limit`
+      override the group and the limit.
+    """
+    spec: JobSpec = job_func.spec
+    target = queue or spec.queue
+    jid = job_id or build_job_id(spec, entity_ids)
+    envelope = Envelope(
+        schema_version=spec.schema_version,
+        workspace_id=workspace_id,
+        correlation_id=correlation_id or get_correlation_id() or new_correlation_id(),
+        entity_ids=dict(entity_ids),
+        data=dict(data or {}),
+        job_id=jid,
+    )
+    limit = concurrency_limit
+    key = concurrency_key
+    if key is None and workspace_id is not None and spec.limit_concurrency:
+        key = concurrency.concurrency_key(workspace_id=workspace_id, queue=target)
+    if key is not None and limit is None and workspace_id is not None:
+        limit = concurrency.resolve_concurrency(workspace_id=workspace_id, queue=target)
+    rate_limit = RateLimit(key, limit) if key and limit and delay is None else None
+
+    transaction.on_commit(lambda: enqueue_envelope(spec, envelope, queue=target, delay=delay, rate_limit=rate_limit))
+    return jid
+
+
+def enqueue_envelope(
+    spec: JobSpec,
+    envelope: Envelope,
+    *,
+    queue: Queue,
+    delay: timedelta | None = None,
+    rate_limit: RateLimit | None = None,
+    connection: Redis | None = None,
+) -> bool:
+    """Put the job into Redis now. Returns False when it was a duplicate (nothing queued)."""
+    connection = connection or get_redis()
+    rq_queue = get_rq_queue(queue, connection)
+    retention = queue.retention
+    options: dict[str, Any] = {
+        "job_id": envelope.job_id,
+        "timeout": spec.effective_timeout,
+        "result_ttl": retention.result_ttl,
+        "failure_ttl": retention.failure_ttl,
+        "retry": spec.retry.to_rq(),
+        "description": f"{spec.name}({envelope.job_id})",
+        "meta": {"job_name": spec.name, "workspace_id": envelope.workspace_id},
+    }
+    args = (envelope.to_dict(),)
+    bound = log.bind(job_id=envelope.job_id, queue=queue.queue_name, job_name=spec.name)
+    try:
+        if delay is not None:
+            rq_queue.enqueue_in(delay, spec.name, args=args, unique=True, **options)
+        elif rate_limit is not None:
+            claim = connection.register_script(_CLAIM)
+            if not int(claim(keys=[SentinelJob.key_for(envelope.job_id)])):
+                raise DuplicateJobError(envelope.job_id)
+            try:
+                rq_queue.enqueue(spec.name, args=args, rate_limit=rate_limit, **options)
+            except Exception:
+                connection.delete(SentinelJob.key_for(envelope.job_id))
+                raise
+        else:
+            rq_queue.enqueue(spec.name, args=args, unique=True, **options)
+    except DuplicateJobError:
+        bound.info("job.duplicate")
+        return False
+    bound.info("job.dispatched", delay_s=delay.total_seconds() if delay else None, rate_limited=bool(rate_limit))
+    return True

@@ -1,0 +1,100 @@
+"""dispatch(): envelope, deterministic ids, after-commit queueing, duplicates, retention, concurrency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from rq.job import JobStatus
+
+from queues.connection import SentinelJob, get_rq_queue
+from queues.dispatch import dispatch
+from queues.topology import Queue
+from sentinel.correlation import correlation_context
+from tests.queues import jobs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_dispatch_builds_the_envelope_with_the_current_correlation_id(redis_conn):
+    with correlation_context("req-123"):
+        job_id = dispatch(jobs.record, workspace_id=None, entity_ids={"run_id": 7}, data={"marker": "a"})
+    assert job_id == "jobs-record-run_id-7"
+    job = SentinelJob.fetch(job_id, connection=redis_conn)
+    assert job.args == (
+        {
+            "schema_version": 1,
+            "workspace_id": None,
+            "correlation_id": "req-123",
+            "entity_ids": {"run_id": 7},
+            "data": {"marker": "a"},
+            "job_id": "jobs-record-run_id-7",
+        },
+    )
+    assert job.func_name == "tests.queues.jobs.record"
+    assert job.origin == "default"
+    assert job.timeout == Queue.DEFAULT.default_timeout
+    assert job.result_ttl == Queue.DEFAULT.retention.result_ttl
+    assert job.failure_ttl == Queue.DEFAULT.retention.failure_ttl
+
+
+def test_dispatch_inside_a_transaction_queues_only_after_commit(redis_conn):
+    queue = get_rq_queue(Queue.DEFAULT, redis_conn)
+    with transaction.atomic():
+        job_id = dispatch(jobs.record, workspace_id=None, entity_ids={"n": 1}, data={"marker": "x"})
+        assert queue.count == 0
+    assert queue.job_ids == [job_id]
+
+
+def test_dispatch_in_a_rolled_back_transaction_queues_nothing(redis_conn):
+    queue = get_rq_queue(Queue.DEFAULT, redis_conn)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dispatch(jobs.record, workspace_id=None, entity_ids={"n": 1}, data={"marker": "x"})
+        raise RuntimeError
+    assert queue.count == 0
+
+
+def test_the_same_dispatch_twice_queues_one_job(redis_conn):
+    queue = get_rq_queue(Queue.DEFAULT, redis_conn)
+    first = dispatch(jobs.record, workspace_id=None, entity_ids={"n": 1}, data={"marker": "x"})
+    second = dispatch(jobs.record, workspace_id=None, entity_ids={"n": 1}, data={"marker": "x"})
+    assert first == second
+    assert queue.job_ids == [first]
+
+
+def test_the_same_workspace_dispatch_twice_queues_one_job(redis_conn):
+    """With a workspace the job is concurrency-limited (rq RateLimit), where rq refuses unique=True."""
+    queue = get_rq_queue(Queue.DEFAULT, redis_conn)
+    first = dispatch(jobs.record, workspace_id=5, entity_ids={"n": 1}, data={"marker": "x"})
+    second = dispatch(jobs.record, workspace_id=5, entity_ids={"n": 1}, data={"marker": "x"})
+    assert first == second
+    assert queue.job_ids == [first]
+    assert SentinelJob.fetch(first, connection=redis_conn).rate_limit_key == "workspace:5:default"
+
+
+def test_queue_override_and_delay(redis_conn):
+    job_id = dispatch(
+        jobs.record,
+        workspace_id=None,
+        entity_ids={"n": 2},
+        data={"marker": "x"},
+        queue=Queue.REVIEWS_PAID,
+        delay=timedelta(minutes=5),
+    )
+    job = SentinelJob.fetch(job_id, connection=redis_conn)
+    assert job.origin == "reviews-paid"
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.timeout == Queue.REVIEWS_PAID.default_timeout
+
+
+def test_workspace_concurrency_limit_comes_from_the_resolver_setting(redis_conn, settings):
+    settings.SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER = "tests.queues.test_dispatch.plan_limits"
+    ids = [dispatch(jobs.fair, workspace_id=9, entity_ids={"n": n}) for n in range(4)]
+    queue = get_rq_queue(Queue.REVIEWS_DEFAULT, redis_conn)
+    assert queue.job_ids == ids[:2]  # the other two wait for a slot
+    assert SentinelJob.fetch(ids[3], connection=redis_conn).get_status() == JobStatus.RATE_LIMITED
+
+
+def plan_limits(*, workspace_id: int, queue: Queue) -> int:
+    return 2 if queue is Queue.REVIEWS_DEFAULT else 10
