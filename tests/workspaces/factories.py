@@ -15,7 +15,7 @@ from workspaces.models import Membership, Role, Workspace
 def make_user(label: str = "user", **extra: Any) -> Any:
     unique = f"{label}-{secrets.token_hex(4)}"
     return get_user_model().objects.create_user(
-        username=unique, email=f"{unique}@example.com", password="pw-unused-123", **extra
+        username=unique, email=f"{unique}@example.com", password=None, **extra  # no hashing: fast
     )
 
 
