@@ -149,18 +149,44 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST framework and OpenAPI ---------------------------------------------------------------
+# The API foundation lives in workspaces/api (docs/api.md). Bearer comes first so that an
+# unauthenticated request answers 401 with `WWW-Authenticate: Bearer`, not 403.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "workspaces.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "workspaces.api.permissions.TokenScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["workspaces.api.throttling.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_THROTTLE_RATE_TOKEN", default="600/min"),
+        "user": env.str("API_THROTTLE_RATE_USER", default="600/min"),
+        "anon": env.str("API_THROTTLE_RATE_ANON", default="60/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "workspaces.api.pagination.DefaultPagination",
+    "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    "EXCEPTION_HANDLER": "workspaces.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sentinel API",
     "DESCRIPTION": "Multi-tenant AI code review: workspaces, repositories, review runs, usage.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "workspaces.models.Role",
+        "TokenScopeEnum": "workspaces.models.TokenScope",
+    },
 }
 
 # --- Sentinel ---------------------------------------------------------------------------------
