@@ -80,7 +80,8 @@ def test_missing_secret_key_refuses_to_start_without_debug():
 
 
 def test_check_deploy_is_clean_with_production_variables():
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECURE_SSL_REDIRECT")}
+    dev_only = ("DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dev_only}
     env.update(
         {
             "SECRET_KEY": "k3y-" + "q8Zr!v2#Lm9@pX4$wT7^bN1&cJ6*hF5(yD0)sG3_eK8+aU2" * 2,
