@@ -85,11 +85,19 @@ def run(spec: JobSpec, func: Callable[[Envelope], Any], raw: dict[str, Any]) -> 
             close_old_connections()
 
 
-def _record(job: Job | None, queue_name: str, outcome: str, wait: float | None) -> None:
+def _record(
+    job: Job | None, queue_name: str, outcome: str, wait: float | None, duration_ms: float | None = None
+) -> None:
     metrics.JOBS_TOTAL.labels(queue=queue_name, status=outcome).inc()
     if job is not None:
         try:
-            stats.record(job.connection, queue_name, field=outcome, wait_ms=None if wait is None else wait * 1000)
+            stats.record(
+                job.connection,
+                queue_name,
+                field=outcome,
+                wait_ms=None if wait is None else wait * 1000,
+                duration_ms=duration_ms,
+            )
         except Exception:  # noqa: BLE001 - statistics must never fail a job
             log.warning("job.stats_failed", exc_info=True)
 
@@ -133,7 +141,7 @@ def _run_bound(spec: JobSpec, func: Callable[[Envelope], Any], envelope: Envelop
         duration_ms=duration_ms,
         result=summarize(result),
     )
-    _record(job, queue_name, "completed", wait)
+    _record(job, queue_name, "completed", wait, duration_ms)
     return result
 
 
@@ -155,4 +163,4 @@ def _fail(job: Job | None, queue_name: str, exc: BaseException, *, duration_ms: 
         will_retry=retrying,
         retry_in_s=job.get_retry_interval() if retrying and job is not None else None,
     )
-    _record(job, queue_name, "retried" if retrying else "failed", wait)
+    _record(job, queue_name, "retried" if retrying else "failed", wait, duration_ms)
