@@ -238,3 +238,11 @@ import os as _os  # noqa: E402
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
 _os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
 Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+# --- Review runs (reviews app; docs/decisions.md "Review runs and source control") -----------
+# Pushes to one PR within this many seconds yield one run (webhook triggers only; 0 = off).
+SENTINEL_REVIEW_DEBOUNCE_SECONDS = env.float("SENTINEL_REVIEW_DEBOUNCE_SECONDS", default=5.0)
+# Where the local-git provider "posts" reviews (Markdown) and statuses.
+SENTINEL_LOCAL_REVIEWS_DIR = env.str("SENTINEL_LOCAL_REVIEWS_DIR", default=str(VAR_DIR / "reviews"))
+# Fault injection for tests and demos: "post_review=2,get_diff=1" slows those local-git calls.
+SENTINEL_LOCAL_GIT_DELAYS = env.str("SENTINEL_LOCAL_GIT_DELAYS", default="")
