@@ -31,3 +31,6 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "sentinel.errors.not_found"
+handler500 = "sentinel.errors.server_error"

@@ -3,6 +3,7 @@
     {"error": {"code": "invalid", "message": "...", "fields": {"name": ["This field is required."]},
                "request_id": "<correlation id>"}}
 
+Other entry points (sentinel/errors.py, webhooks) build the same shape with `error_body`.
 `fields` appears for field-level validation errors; `extra` for other detail an
 `ApplicationError` carries. DRF's own exceptions (401, 403, 404, 405, 415, 429 ...) keep their
 status and headers (`WWW-Authenticate`, `Retry-After`) and get the same body shape.
@@ -36,7 +37,7 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
-def _body(code: str, message: str, *, fields: dict | None = None, extra: dict | None = None) -> dict:
+def error_body(code: str, message: str, *, fields: dict | None = None, extra: dict | None = None) -> dict:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
@@ -51,7 +52,7 @@ def _body(code: str, message: str, *, fields: dict | None = None, extra: dict | 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(_body(exc.code, exc.message, fields=exc.fields, extra=exc.extra), status=exc.status_code)
+        return Response(error_body(exc.code, exc.message, fields=exc.fields, extra=exc.extra), status=exc.status_code)
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -75,7 +76,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(detail, list):
             detail = {"non_field_errors": detail}
         return Response(
-            _body("invalid", "The request is invalid.", fields=detail),
+            error_body("invalid", "The request is invalid.", fields=detail),
             status=status.HTTP_400_BAD_REQUEST,
             headers=headers,
         )
@@ -85,4 +86,4 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
     extra = None if isinstance(detail, str) else {"detail": detail}
-    return Response(_body(code, message, extra=extra), status=exc.status_code, headers=headers)
+    return Response(error_body(code, message, extra=extra), status=exc.status_code, headers=headers)
