@@ -351,7 +351,6 @@ def _call_engine(
     run: ReviewRun, pr: PullRequestInfo, resolved: policy_mod.ResolvedPolicy, diff: str, known: frozenset[str]
 ) -> Any:
     from integrations.ai import errors as ai_errors
-
     from reviews.engine import service as engine
     from reviews.engine.types import EngineRequest
 
