@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "billing",
     "reviews",
     "analytics",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -28,7 +28,8 @@ urlpatterns = [
     path("", include("integrations.urls")),  # /webhooks/github
     path("", include("billing.urls")),  # /webhooks/stripe
     path("", include("queues.urls")),  # /metrics
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include("django_rq.urls")),  # django-rq's views are staff_member_required
+    path("admin/operations/", include("console.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,133 @@
+"""The operations dashboard: an admin page over the health command's data plus 24-hour charts.
+
+The numbers come from `queues.health.collect_health()` — the same function behind
+`manage.py health` and the health probes — so the console never disagrees with them. The charts
+come from the per-minute counters of `queues.stats`. The page refreshes its live table every few
+seconds and its charts every minute by fetching fragments of itself (`?part=live|charts`).
+Staff-only: every view here is wrapped in `admin.site.admin_view` (console/urls.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from redis import Redis
+
+from console.charts import BUCKET_MINUTES_DEFAULT, bucket_series, line_chart
+from queues import stats
+from queues.connection import get_redis
+from sentinel.admin_actions import admin_changelist_url
+
+CHART_HOURS = 24
+LIVE_REFRESH_SECONDS = 5
+CHARTS_REFRESH_SECONDS = 60
+
+
+def _rq_links() -> dict[str, int]:
+    """Queue name → django-rq's queue index (its URLs address queues by position in RQ_QUEUES)."""
+    from django_rq.settings import get_queues_map
+
+    return get_queues_map()
+
+
+def _url(name: str, *args: Any) -> str:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def live_context(connection: Redis | None = None) -> dict[str, Any]:
+    """The health snapshot, with what the template needs to link and highlight each queue."""
+    from queues.health import collect_health
+
+    from queues.models import DeadLetter
+
+    health = collect_health(connection=connection)
+    rq_index = _rq_links()
+    queues = []
+    for row in sorted(health.get("queues", []), key=lambda q: q.get("priority", 0)):
+        name = row["name"]
+        index = rq_index.get(name)
+        queues.append(
+            {
+                **row,
+                "failure_rate_percent": (row.get("failure_rate") or 0) * 100,
+                # Work waits and nobody listens: as urgent as a breach.
+                "unserved": bool(row.get("depth")) and not row.get("workers"),
+                "rq_url": _url("django_rq:jobs", index) if index is not None else "",
+                "rq_failed_url": _url("django_rq:failed_jobs", index) if index is not None else "",
+                "dead_letters_url": admin_changelist_url(DeadLetter, queue=name, status="pending"),
+            }
+        )
+    dead = health.get("dead_letters") or {}
+    return {
+        "health": health,
+        "queues": queues,
+        "breached": [q["name"] for q in queues if q.get("sla_breached")],
+        "dead_letters_by_queue": sorted((dead.get("by_queue") or {}).items(), key=lambda kv: (-kv[1], kv[0])),
+        "dead_letters_url": admin_changelist_url(DeadLetter, status="pending"),
+        "live_refresh_seconds": LIVE_REFRESH_SECONDS,
+    }
+
+
+def charts_context(connection: Redis | None = None) -> dict[str, Any]:
+    """Per queue (priority order): throughput and average wait over the last 24 hours, as SVG."""
+    from queues.topology import Queue
+
+    connection = connection or get_redis()
+    charts = []
+    for queue in Queue.by_priority():
+        rows = stats.series(connection, queue.queue_name, minutes=CHART_HOURS * 60)
+        buckets = bucket_series(rows, BUCKET_MINUTES_DEFAULT)
+        first = buckets[0]["minute"] if buckets else 0
+        total = sum(b["jobs"] for b in buckets)
+        throughput = [b["jobs_per_minute"] for b in buckets]
+        waits = [None if b["avg_wait_ms"] is None else b["avg_wait_ms"] / 1000 for b in buckets]
+        charts.append(
+            {
+                "name": queue.queue_name,
+                "jobs_24h": total,
+                "failed_24h": sum(b["failed"] for b in buckets),
+                "throughput_svg": line_chart(
+                    throughput,
+                    first_minute=first,
+                    unit="/min",
+                    label=f"{queue.queue_name}: jobs per minute, 24 h",
+                ),
+                "wait_svg": line_chart(
+                    waits,
+                    first_minute=first,
+                    unit="s",
+                    label=f"{queue.queue_name}: average wait, 24 h (dashed: SLA)",
+                    threshold=float(queue.sla_wait_seconds),
+                ),
+            }
+        )
+    return {"charts": charts, "bucket_minutes": BUCKET_MINUTES_DEFAULT, "chart_hours": CHART_HOURS}
+
+
+def operations_dashboard(request: HttpRequest) -> HttpResponse:
+    """`/admin/operations/`: the whole page; `?part=live` / `?part=charts`: the refreshable fragments."""
+    from django.contrib import admin
+
+    part = request.GET.get("part")
+    if part == "live":
+        return TemplateResponse(request, "admin/console/_dashboard_live.html", live_context())
+    if part == "charts":
+        return TemplateResponse(request, "admin/console/_dashboard_charts.html", charts_context())
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations dashboard",
+        **live_context(),
+        **charts_context(),
+        "charts_refresh_seconds": CHARTS_REFRESH_SECONDS,
+        "rq_home_url": _url("django_rq:home"),
+        "audit_log_url": _url("admin:admin_logentry_changelist"),
+        "debug": settings.DEBUG,
+    }
+    return TemplateResponse(request, "admin/console/dashboard.html", context)
