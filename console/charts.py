@@ -115,11 +115,11 @@ def line_chart(
     if threshold is not None and threshold > 0:
         parts.append(
             format_html(
-                '<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" class="chart-threshold"/>',
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-threshold"/>',
                 pad_left,
                 pad_left + plot_w,
-                y(threshold),
-                y(threshold),
+                f"{y(threshold):.1f}",
+                f"{y(threshold):.1f}",
             )
         )
     for segment in segments:
@@ -132,7 +132,9 @@ def line_chart(
         for i, v in enumerate(values):
             if v is not None and v > threshold:
                 parts.append(
-                    format_html('<circle cx="{:.1f}" cy="{:.1f}" r="2" class="chart-breach"/>', x(i), y(v))
+                    format_html(
+                        '<circle cx="{}" cy="{}" r="2" class="chart-breach"/>', f"{x(i):.1f}", f"{y(v):.1f}"
+                    )
                 )
     # Time labels: start, middle, end of the window (UTC clock times).
     end_minute = first_minute + bucket_minutes * len(values)
@@ -141,8 +143,8 @@ def line_chart(
         stamp = datetime.fromtimestamp(minute * 60, tz=UTC).strftime("%H:%M")
         parts.append(
             format_html(
-                '<text x="{:.1f}" y="{}" class="chart-axis" text-anchor="{}">{}</text>',
-                pad_left + plot_w * frac,
+                '<text x="{}" y="{}" class="chart-axis" text-anchor="{}">{}</text>',
+                f"{pad_left + plot_w * frac:.1f}",
                 height - 3,
                 anchor,
                 stamp,

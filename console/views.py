@@ -44,7 +44,6 @@ def _url(name: str, *args: Any) -> str:
 def live_context(connection: Redis | None = None) -> dict[str, Any]:
     """The health snapshot, with what the template needs to link and highlight each queue."""
     from queues.health import collect_health
-
     from queues.models import DeadLetter
 
     health = collect_health(connection=connection)
