@@ -1,3 +1,9 @@
 """Non-API routes of the billing app (mounted at the site root by sentinel/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path("webhooks/stripe", views.stripe_webhook, name="stripe-webhook"),
+]

@@ -200,6 +200,24 @@ GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# --- Billing (billing app; docs/billing.md) -------------------------------------------------------
+# Stripe Price id of each paid plan (Checkout sells these; subscription events map back through them).
+BILLING_STRIPE_PRICES = {
+    "pro": env.str("STRIPE_PRICE_PRO", default=""),
+    "team": env.str("STRIPE_PRICE_TEAM", default=""),
+    "enterprise": env.str("STRIPE_PRICE_ENTERPRISE", default=""),
+}
+# Seconds a webhook's Stripe-Signature timestamp may lag (stripe SDK default 300).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# Where Checkout and the billing portal send the customer back to.
+BILLING_CHECKOUT_SUCCESS_URL = env.str(
+    "BILLING_CHECKOUT_SUCCESS_URL", default="http://localhost:8000/billing/success?session_id={CHECKOUT_SESSION_ID}"
+)
+BILLING_CHECKOUT_CANCEL_URL = env.str("BILLING_CHECKOUT_CANCEL_URL", default="http://localhost:8000/billing/cancel")
+BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL", default="http://localhost:8000/billing")
+# A Stripe-billed paid plan stays in force this long past its period end while the renewal
+# webhook is late; after that the workspace falls back to the free allowance until it arrives.
+BILLING_RENEWAL_GRACE_HOURS = env.int("BILLING_RENEWAL_GRACE_HOURS", default=48)
 
 # --- Logging: structlog JSON lines for Django, gunicorn and rq workers -----------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -212,8 +230,9 @@ configure_logging(LOG_LEVEL)
 # --- Job platform (queues app; docs/queues.md, docs/operations.md) ----------------------------
 # Per-workspace concurrency: the callable returns the limit for (workspace_id, queue); billing
 # points it at plan limits. The default reads the two settings below (0 = unlimited).
+# Billing's resolver: plan limits on the review queues, the settings below on every other queue.
 SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER = env.str(
-    "SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER", default="queues.concurrency.default_concurrency_resolver"
+    "SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER", default="billing.selectors.max_concurrent_reviews"
 )
 SENTINEL_WORKSPACE_CONCURRENCY = env.int("SENTINEL_WORKSPACE_CONCURRENCY", default=4)
 SENTINEL_WORKSPACE_CONCURRENCY_PER_QUEUE: dict[str, int] = {}
