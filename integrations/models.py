@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
 from workspaces.models import Workspace
-from workspaces.tenancy import WorkspaceScopedQuerySet
+from workspaces.tenancy import WorkspaceScopedManager, WorkspaceScopedQuerySet
 
 
 class SourceProvider(models.TextChoices):
@@ -18,13 +20,21 @@ class Installation(models.Model):
     github_installation_id = models.BigIntegerField(unique=True)
     account_login = models.CharField(max_length=255)
     account_type = models.CharField(max_length=32, blank=True)  # User | Organization
+    # GitHub's numeric account id: stable across renames, so a reinstall finds its old workspace.
+    account_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # "all" or "selected" (which repositories the installation may see).
+    repository_selection = models.CharField(max_length=16, blank=True)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="installations")
     permissions = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Last successful full synchronisation against GitHub's API (the hourly sync).
+    synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceScopedManager()
 
     class Meta:
         ordering = ["account_login"]
@@ -56,8 +66,13 @@ class Repository(models.Model):
     review_settings = models.JSONField(default=dict, blank=True)
     # For the local-git provider: the repository's path on disk.
     local_path = models.CharField(max_length=1024, blank=True)
+    # Set when the installation lost access (removed from the installation, or uninstalled); the
+    # row stays for its review history.
+    removed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceScopedManager()
 
     class Meta:
         ordering = ["full_name"]
@@ -143,3 +158,133 @@ class ProviderKey(models.Model):
         from integrations import crypto
 
         return crypto.decrypt(self.encrypted_secret)
+
+class PausedPullRequest(models.Model):
+    """A pull request on which `@sentinel pause` stopped automatic reviews (until `resume`)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="paused_pull_requests")
+    pr_number = models.PositiveIntegerField()
+    paused_by_login = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "pr_number"], name="paused_pull_request_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository_id}#{self.pr_number}"
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDeliveryQuerySet(WorkspaceScopedQuerySet):
+    def stranded(self, *, older_than: datetime) -> WebhookDeliveryQuerySet:
+        """Deliveries stored but never processed (their job was lost), received before `older_than`."""
+        return self.filter(status=DeliveryStatus.RECEIVED, received_at__lt=older_than)
+
+
+class WebhookDelivery(models.Model):
+    """One webhook delivery as received (append-only apart from its processing outcome).
+
+    `delivery_id` (GitHub's `X-GitHub-Delivery`) is unique: a redelivery is recognised by the
+    database, not by memory. The workspace is filled in by routing once the installation or
+    repository is known; deliveries nobody could place stay without one (operators only).
+    """
+
+    provider = models.CharField(max_length=20, choices=SourceProvider.choices, default=SourceProvider.GITHUB)
+    delivery_id = models.CharField(max_length=128, unique=True)
+    event = models.CharField(max_length=64)
+    action = models.CharField(max_length=64, blank=True)
+    hook_id = models.CharField(max_length=64, blank=True)
+    installation_id = models.BigIntegerField(null=True, blank=True, db_index=True)  # GitHub's id
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries"
+    )
+    repository = models.ForeignKey(
+        Repository, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries"
+    )
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
+    reason = models.TextField(blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    # For rejected deliveries (body that is not JSON): the first bytes, for the operator to look at.
+    body_excerpt = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # Equal to delivery_id: one id from GitHub's delivery log to every job it causes.
+    correlation_id = models.CharField(max_length=128, blank=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"], name="delivery_status_received")]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event}.{self.action or '-'} {self.delivery_id}"
+
+
+class CommandStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    DENIED = "denied", "Denied"
+    FAILED = "failed", "Failed"
+
+
+class CommandRun(models.Model):
+    """One `@sentinel <command>` comment, keyed by the comment (a redelivery does nothing).
+
+    Lives in integrations because the command arrives, is authorised and is answered on the
+    source-control host; a `review` command hands over to reviews.services.request_review.
+    """
+
+    TERMINAL = (CommandStatus.COMPLETED, CommandStatus.DENIED, CommandStatus.FAILED)
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="command_runs")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="command_runs")
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="command_runs"
+    )
+    # "github:comment:<comment id>": unique per workspace.
+    external_reference = models.CharField(max_length=128)
+    pr_number = models.PositiveIntegerField()
+    comment_id = models.BigIntegerField()
+    command = models.CharField(max_length=32)
+    arguments = models.TextField(blank=True)
+    author_login = models.CharField(max_length=255)
+    author_association = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=CommandStatus.choices, default=CommandStatus.QUEUED)
+    reason = models.TextField(blank=True)
+    response_comment_id = models.CharField(max_length=64, blank=True)
+    # The review a `review` command started (reviews.ReviewRun id; no FK across apps' migrations).
+    review_run_id = models.BigIntegerField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "external_reference"], name="command_run_unique_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command} on #{self.pr_number} ({self.external_reference})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

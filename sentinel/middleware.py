@@ -29,7 +29,8 @@ class CorrelationIdMiddleware:
         started = time.perf_counter()
         try:
             response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = correlation_id
+            # A view may adopt a better id (the webhook intake uses GitHub's delivery id).
+            response[REQUEST_ID_HEADER] = getattr(request, "correlation_id", correlation_id)
             logger.info(
                 "http.request",
                 method=request.method,

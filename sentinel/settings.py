@@ -197,6 +197,14 @@ GITHUB_APP_ID = env.str("GITHUB_APP_ID", default="")
 GITHUB_APP_PRIVATE_KEY = env.str("GITHUB_APP_PRIVATE_KEY", default="")
 GITHUB_WEBHOOK_SECRET = env.str("GITHUB_WEBHOOK_SECRET", default="")
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+# Webhook bodies above this many bytes are refused with 413 before they are read.
+GITHUB_WEBHOOK_MAX_BYTES = env.int("GITHUB_WEBHOOK_MAX_BYTES", default=25 * 1024 * 1024)
+# Seconds per GitHub API request (connect + read); a slow GitHub fails the call, the job retries.
+GITHUB_HTTP_TIMEOUT = env.int("GITHUB_HTTP_TIMEOUT", default=20)
+# The mention that starts a comment command ("@sentinel review").
+GITHUB_COMMAND_MENTION = env.str("GITHUB_COMMAND_MENTION", default="@sentinel")
+# Owner of workspaces created automatically for new installations (an account with no password).
+SENTINEL_SYSTEM_USERNAME = env.str("SENTINEL_SYSTEM_USERNAME", default="sentinel-system")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
