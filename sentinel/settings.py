@@ -187,6 +187,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "workspaces.models.Role",
         "TokenScopeEnum": "workspaces.models.TokenScope",
+        "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
+        "CommandStatusEnum": "integrations.models.CommandStatus",
     },
 }
 
