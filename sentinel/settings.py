@@ -189,6 +189,8 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "workspaces.models.TokenScope",
         "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
         "CommandStatusEnum": "integrations.models.CommandStatus",
+        "RunStatusEnum": "reviews.models.RunStatus",
+        "ProviderKeyStatusEnum": "integrations.models.ProviderKeyStatus",
     },
 }
 
