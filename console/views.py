@@ -10,8 +10,10 @@ Staff-only: every view here is wrapped in `admin.site.admin_view` (console/urls.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -20,11 +22,12 @@ from redis import Redis
 from console.charts import BUCKET_MINUTES_DEFAULT, bucket_series, line_chart
 from queues import stats
 from queues.connection import get_redis
-from sentinel.admin_actions import admin_changelist_url
+from sentinel.admin_actions import admin_change_url, admin_changelist_url
 
 CHART_HOURS = 24
 LIVE_REFRESH_SECONDS = 5
 CHARTS_REFRESH_SECONDS = 60
+TRACE_LISTED = 20
 
 
 def _rq_links() -> dict[str, int]:
@@ -112,8 +115,6 @@ def charts_context(connection: Redis | None = None) -> dict[str, Any]:
 
 def operations_dashboard(request: HttpRequest) -> HttpResponse:
     """`/admin/operations/`: the whole page; `?part=live` / `?part=charts`: the refreshable fragments."""
-    from django.contrib import admin
-
     part = request.GET.get("part")
     if part == "live":
         return TemplateResponse(request, "admin/console/_dashboard_live.html", live_context())
@@ -130,3 +131,55 @@ def operations_dashboard(request: HttpRequest) -> HttpResponse:
         "debug": settings.DEBUG,
     }
     return TemplateResponse(request, "admin/console/dashboard.html", context)
+
+
+def _correlated_models() -> list[tuple[type, admin.ModelAdmin]]:
+    """Every admin-registered model with a `correlation_id` column, in a stable order."""
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        if any(f.name == "correlation_id" for f in model._meta.fields):
+            found.append((model, model_admin))
+    return sorted(found, key=lambda pair: pair[0]._meta.label)
+
+
+def trace(request: HttpRequest) -> HttpResponse:
+    """`/admin/operations/trace/?q=<correlation id>`: everything the console knows under one id.
+
+    The same id is in every log line of the request and of the jobs it caused (sentinel.correlation),
+    so this page plus a log search on `correlation_id` tells the whole story of one piece of work.
+    """
+    query = (request.GET.get("q") or "").strip()[:128]
+    groups = []
+    if query:
+        for model, model_admin in _correlated_models():
+            if not model_admin.has_view_or_change_permission(request):
+                continue
+            opts = model._meta
+            matches = model._default_manager.filter(correlation_id=query)
+            count = matches.count()
+            if not count:
+                continue
+            searchable = any(f.lstrip("=^@") == "correlation_id" for f in model_admin.search_fields or ())
+            groups.append(
+                {
+                    "title": opts.verbose_name_plural,
+                    "count": count,
+                    "objects": [
+                        (obj, admin_change_url(obj)) for obj in matches.order_by("-pk")[:TRACE_LISTED]
+                    ],
+                    "changelist_url": admin_changelist_url(model, q=query) if searchable else "",
+                }
+            )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Trace a correlation id",
+        "query": query,
+        "groups": groups,
+        "listed": TRACE_LISTED,
+    }
+    return TemplateResponse(request, "admin/console/trace.html", context)
+
+
+def trace_url(correlation_id: str) -> str:
+    """The trace page of one correlation id (for links from any admin)."""
+    return f"{reverse('operations-trace')}?{urlencode({'q': correlation_id})}"

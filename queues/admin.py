@@ -22,7 +22,6 @@ from sentinel.admin_actions import (
     ConsoleActionsMixin,
     ReadOnlyAdminMixin,
     actor_for,
-    admin_changelist_url,
     admin_link,
     console_action,
 )
@@ -127,10 +126,12 @@ class DeadLetterAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="correlation id")
     def correlation_link(self, obj: DeadLetter) -> str:
-        """Everything the console knows under this correlation id (dead letters, and runs once reviews lands)."""
+        """Everything the console knows under this correlation id: runs, deliveries, dead letters..."""
         if not obj.correlation_id:
             return "—"
-        return admin_link(admin_changelist_url(DeadLetter, q=obj.correlation_id), obj.correlation_id)
+        from console.views import trace_url
+
+        return admin_link(trace_url(obj.correlation_id), obj.correlation_id)
 
     @admin.display(description="error")
     def error_summary(self, obj: DeadLetter) -> str:

@@ -15,7 +15,12 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from reviews.models import Annotation, Finding, ReviewResult, ReviewRun
+from reviews.models import ACTIVE_STATUSES, Annotation, Finding, ReviewResult, ReviewRun
+from sentinel.admin_actions import ConsoleActionsMixin, actor_for, console_action
+
+
+def format_html_join_safe(parts: list[str]) -> str:
+    return format_html(" · ".join(["{}"] * len(parts)), *parts)
 
 
 def _link(obj: Any, label: str | None = None) -> str:
@@ -65,8 +70,16 @@ class AnnotationInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+def _not_ended(run: ReviewRun) -> str | None:
+    return None if run.is_terminal else f"still {run.status}"
+
+
+def _not_active(run: ReviewRun) -> str | None:
+    return None if run.status in ACTIVE_STATUSES else f"already {run.status}"
+
+
 @admin.register(ReviewRun)
-class ReviewRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReviewRunAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "workspace", "repository_link", "pr_number", "short_head", "trigger", "status", "skip_reason",
         "review_mode", "findings", "provider", "model", "progress", "queued_at", "finished_at",
@@ -87,6 +100,7 @@ class ReviewRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Policy", {"fields": ("policy_version", "config_errors", "policy_snapshot", "pull_request")}),
         ("Audit", {"fields": ("requested_by", "requested_by_actor", "cancelled_by", "rerun_link", "superseded_link",
                               "findings_link", "created_at", "updated_at")}),
+        ("Related", {"fields": ("related_links",)}),
     )
     readonly_fields = (
         "workspace", "repository_link", "pr_number", "base_sha", "head_sha", "trigger", "trigger_key", "status",
@@ -95,7 +109,7 @@ class ReviewRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "review_mode", "diff_base_sha", "force_full", "provider", "model", "byok", "input_tokens", "output_tokens",
         "cost_microusd", "coverage", "policy_version", "config_errors", "policy_snapshot", "pull_request",
         "requested_by", "requested_by_actor", "cancelled_by", "rerun_link", "superseded_link", "findings_link",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "related_links",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReviewRun]:
@@ -129,6 +143,61 @@ class ReviewRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="jobs")
     def job_links(self, obj: ReviewRun) -> str:
         return format_html("<code>{}</code> · <code>{}</code>", obj.job_id, obj.annotations_job_id)
+
+    @admin.display(description="related")
+    def related_links(self, obj: ReviewRun) -> str:
+        """Dead letters of the run's jobs, its findings and everything under its correlation id."""
+        from console.views import trace_url
+        from queues.models import DeadLetter
+        from sentinel.admin_actions import admin_changelist_url
+
+        job_ids = [obj.job_id, obj.release_job_id, obj.annotations_job_id]
+        dead = DeadLetter.objects.filter(job_id__in=job_ids).count()
+        parts = [
+            format_html(
+                '<a href="{}">{} dead letter(s)</a>',
+                admin_changelist_url(DeadLetter, q=obj.job_id) if dead else admin_changelist_url(DeadLetter),
+                dead,
+            ),
+            format_html(
+                '<a href="{}">annotations</a>',
+                reverse("admin:reviews_annotation_changelist") + f"?q={obj.pk}",
+            ),
+        ]
+        if obj.correlation_id:
+            trace = trace_url(obj.correlation_id)
+            parts.append(format_html('<a href="{}">trace {}</a>', trace, obj.correlation_id))
+        return format_html_join_safe(parts)
+
+    @console_action(
+        label="Re-run",
+        description=(
+            "Each run's head commit is reviewed again, in full, as a new run (linked back to this one)."
+            " Asking twice for the same run returns the same new run. Re-runs use AI credits and count"
+            " against the workspace's plan."
+        ),
+        summary_fields=("status", "workspace"),
+        skip_if=_not_ended,
+    )
+    def rerun(self, request: HttpRequest, obj: ReviewRun, note: str) -> str:
+        from reviews.services import rerun
+
+        new_run = rerun(run=obj, actor=actor_for(request))
+        return f"new run {new_run.pk} ({new_run.status})"
+
+    @console_action(
+        label="Cancel",
+        description="Each queued or running run ends as cancelled and its job is cancelled or stopped.",
+        destructive=True,
+        ask_reason=True,
+        summary_fields=("status", "workspace"),
+        skip_if=_not_active,
+    )
+    def cancel(self, request: HttpRequest, obj: ReviewRun, note: str) -> str:
+        from reviews.services import cancel_run
+
+        cancelled = cancel_run(run=obj, actor=actor_for(request))
+        return f"run {cancelled.pk} {cancelled.status}"
 
 
 @admin.register(Finding)
