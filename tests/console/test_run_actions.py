@@ -32,8 +32,6 @@ def runs(redis_conn):
 
 
 def test_rerun_of_a_failed_run_creates_a_linked_run_and_an_audit_entry(client, superuser, runs):
-    # reviews.services.rerun picks the workspace's review queue from billing.
-    pytest.importorskip("billing.selectors", reason="billing has not landed yet")
     failed, queued = runs
     client.force_login(superuser)
     confirm = post_action(client, "rerun", [failed.pk, queued.pk], index="0").content.decode()
