@@ -234,9 +234,10 @@ class StripeEventAdmin(ReadOnlyAdmin):
     def workspace_link(self, obj: StripeEvent) -> str:
         return _workspace_link(obj)
 
-    @admin.action(description="Queue processing again (events not yet applied)")
+    @admin.action(description="Apply again (events still received, or failed)")
     def requeue(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
-        pending = list(queryset.filter(status=StripeEventStatus.RECEIVED))
+        pending = list(queryset.filter(status__in=[StripeEventStatus.RECEIVED, StripeEventStatus.FAILED]))
         for event in pending:
-            webhooks.queue_processing(event)
-        self.message_user(request, f"Queued {len(pending)} event(s); {queryset.count() - len(pending)} were already applied.")
+            webhooks.retry_event(event)
+        skipped = queryset.count() - len(pending)
+        self.message_user(request, f"Queued {len(pending)} event(s); {skipped} were already applied or ignored.")

@@ -269,6 +269,14 @@ HANDLERS: dict[str, Callable[[StripeEvent, dict[str, Any]], Outcome]] = {
 }
 
 
+def retry_event(event: StripeEvent) -> str:
+    """Put a failed (or never applied) event back to `received` and queue it (operator action)."""
+    StripeEvent.objects.filter(pk=event.pk, status__in=[StripeEventStatus.RECEIVED, StripeEventStatus.FAILED]).update(
+        status=StripeEventStatus.RECEIVED, outcome="", processed_at=None
+    )
+    return queue_processing(event)
+
+
 def requeue_unprocessed(*, older_than_seconds: int = 600) -> int:
     """Re-dispatch events stored but never applied (Redis lost the job); the reconciler calls it."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
