@@ -30,6 +30,7 @@ from rq import get_current_job
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
+from integrations.ai import errors as ai_errors
 from integrations.models import Repository
 from integrations.source_control.base import PullRequestInfo, RepositoryRef, SourceControlError
 from integrations.source_control.registry import get_provider
@@ -57,6 +58,7 @@ Progress = Callable[[int, str], None]
 _EXECUTE_LOCK_BASE = 7_100_000_000_000_000_000
 _POST_LOCK_BASE = 7_200_000_000_000_000_000
 
+TRANSIENT_AI_ERRORS = (ai_errors.Overloaded, ai_errors.ServerError, ai_errors.Timeout)
 TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 AUTOMATIC_TRIGGERS = frozenset({Trigger.WEBHOOK})
 
@@ -129,9 +131,11 @@ def _skip(run: ReviewRun, reason: str, message: str, **fields: Any) -> None:
     raise _Outcome(f"skipped: {reason}")
 
 
-def fail_run(run_id: int, *, code: str, message: str, from_: tuple[str, ...] = (RunStatus.RUNNING,)) -> ReviewRun | None:
+def fail_run(
+    run_id: int, *, code: str, message: str, from_: tuple[str, ...] = (RunStatus.RUNNING,), **fields: Any
+) -> ReviewRun | None:
     failed = state.transition(
-        run_id, to=RunStatus.FAILED, from_=list(from_), error_code=code[:64], error_message=scrub(message)
+        run_id, to=RunStatus.FAILED, from_=list(from_), error_code=code[:64], error_message=scrub(message), **fields
     )
     if failed is not None:
         log.warning("review_run.failed", run_id=run_id, error_code=code)
@@ -350,7 +354,6 @@ def _review(run: ReviewRun, provider: Any, ref: RepositoryRef, progress: Progres
 def _call_engine(
     run: ReviewRun, pr: PullRequestInfo, resolved: policy_mod.ResolvedPolicy, diff: str, known: frozenset[str]
 ) -> Any:
-    from integrations.ai import errors as ai_errors
     from reviews.engine import service as engine
     from reviews.engine.types import EngineRequest
 
@@ -367,23 +370,19 @@ def _call_engine(
         return engine.review(request)
     except ai_errors.RateLimited as exc:
         if _last_attempt():
-            fail_run(run.pk, code="rate_limited", message=f"The AI provider kept rate-limiting the review: {exc}")
+            fail_run(run.pk, code=exc.code, message=f"The AI provider kept rate-limiting the review: {exc.message}",
+                     provider=exc.provider[:32], model=exc.model[:120])
             raise _Outcome("failed: rate_limited") from exc
-        raise RetryAfter(float(getattr(exc, "retry_after", None) or 30), "AI provider rate limit") from exc
+        raise RetryAfter(exc.retry_after, "AI provider rate limit") from exc
     except ai_errors.NoEligibleProvider as exc:
-        _skip(run, SkipReason.NO_PROVIDER, f"No AI provider may run this review: {exc}", error_code="no_provider")
-    except (ai_errors.AuthFailed, ai_errors.BadRequest, ai_errors.InvalidOutput) as exc:
-        code = {"AuthFailed": "ai_auth_failed", "BadRequest": "ai_bad_request", "InvalidOutput": "ai_invalid_output"}[
-            type(exc).__name__
-        ] if type(exc).__name__ in {"AuthFailed", "BadRequest", "InvalidOutput"} else "ai_error"
-        fail_run(run.pk, code=code, message=str(exc))
-        raise _Outcome(f"failed: {code}") from exc
+        _skip(run, SkipReason.NO_PROVIDER, exc.message, error_code=exc.code)
     except ai_errors.ProviderError as exc:
-        # Overloaded, Timeout and other transient provider errors: the job's policy retries them.
-        if _last_attempt():
-            fail_run(run.pk, code="ai_unavailable", message=f"The AI provider failed: {exc}")
-            raise _Outcome("failed: ai_unavailable") from exc
-        raise
+        # Overloaded, server errors and timeouts are worth a retry of the job (the engine already
+        # tried every eligible provider); the rest (bad request, invalid output, auth) are not.
+        if isinstance(exc, TRANSIENT_AI_ERRORS) and not _last_attempt():
+            raise
+        fail_run(run.pk, code=exc.code, message=exc.message, provider=exc.provider[:32], model=exc.model[:120])
+        raise _Outcome(f"failed: {exc.code}") from exc
 
 
 def _persist(

@@ -68,3 +68,9 @@ def make_local_repository(workspace, path: Path, *, name: str = "local/sample", 
 @pytest.fixture
 def workspace(db):
     return make_workspace()
+
+
+@pytest.fixture(autouse=True)
+def no_debounce(settings):
+    """Tests opt in to the debounce wait (test_flow sets it where it is the subject)."""
+    settings.SENTINEL_REVIEW_DEBOUNCE_SECONDS = 0
