@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from integrations.models import Repository, SourceProvider
 from integrations.source_control.base import PullRequestInfo, RepositoryRef
 from integrations.source_control.registry import get_provider
+from queues.connection import get_redis
 from reviews import services
 from reviews.models import Annotation, AnnotationKind, AnnotationState, ReviewRun, Trigger
 from tests.queues.conftest import Workers, wait_for  # noqa: F401 - re-exported for the tests
@@ -27,7 +29,7 @@ FIRST_PUSH = {
     "app/orders.py": (
         "def total(lines):\n    return sum(p * q for p, q in lines)\n\n\n"
         "def find(db, customer):\n"
-        "    query = f\"SELECT id FROM orders WHERE customer = '{customer}'\"\n"
+        "    query = \"SELECT id FROM orders WHERE customer = '%s'\" % customer\n"
         "    print(query)\n"
         "    return db.execute(query).fetchall()\n"
     ),
@@ -109,8 +111,25 @@ def start_workers(workers: Workers, reviews_dir: Path, count: int = 1, **env: st
     return [workers.start(REVIEW_QUEUES, env=worker_env(reviews_dir, **env)) for _ in range(count)]
 
 
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False).stdout
+    children = [int(p) for p in out.split()]
+    return children + [d for c in children for d in _descendants(c)]
+
+
 def kill(workers: Workers, proc: subprocess.Popen) -> None:
+    """SIGKILL the worker and its work-horse (rq puts the horse in its own process group)."""
+    for pid in _descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     workers.kill(proc, signal.SIGKILL)
+    # The dead worker's scheduler locks would make the replacement wait up to a minute before it
+    # moves the retry (a scheduled job) onto its queue; production waits, the test need not.
+    connection = get_redis()
+    for key in connection.scan_iter("rq:scheduler-lock:*"):
+        connection.delete(key)
 
 
 def events(log_text: str, run_id: int) -> list[str]:

@@ -12,6 +12,6 @@ def order_total(order_id: int) -> int:
 def find_orders(customer: str) -> list[tuple]:
     # TODO: paginate
     with connect() as db:
-        query = f"SELECT id, placed_at FROM orders WHERE customer = '{customer}'"
+        query = "SELECT id, placed_at FROM orders WHERE customer = '%s'" % customer
         print("running", query)
         return db.execute(query).fetchall()
