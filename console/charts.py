@@ -6,6 +6,7 @@ in buckets (10 minutes by default: 144 points) so a chart is a few hundred bytes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,21 @@ def bucket_series(
     return buckets
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above `value` (1 for nothing): a readable axis top."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value:
+            return float(candidate)
+    return float(10 ** (exponent + 1))
+
+
 def _fmt(value: float) -> str:
+    if value == int(value):
+        return str(int(value))
     if value >= 100:
         return f"{value:.0f}"
     if value >= 10:
@@ -64,12 +79,11 @@ def line_chart(
 
     `threshold` draws a dashed line (e.g. the queue's SLA) and colours the points above it.
     """
-    pad_left, pad_right, pad_top, pad_bottom = 38, 6, 6, 16
+    pad_left, pad_right, pad_top, pad_bottom = 46, 6, 6, 16
     plot_w = width - pad_left - pad_right
     plot_h = height - pad_top - pad_bottom
     present = [v for v in values if v is not None]
-    top = max([*present, threshold or 0, 0])
-    top = top * 1.1 if top > 0 else 1.0
+    top = nice_ceiling(max([*present, threshold or 0, 0]) * 1.05)
     n = max(1, len(values) - 1)
 
     def x(i: int) -> float:
@@ -103,7 +117,7 @@ def line_chart(
             '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{} {}</text>',
             pad_left - 3,
             pad_top + 9,
-            _fmt(top / 1.1 if present or threshold else 0),
+            _fmt(top),
             unit,
         ),
         format_html(
