@@ -105,15 +105,19 @@ def enqueue_envelope(
     delay: timedelta | None = None,
     rate_limit: RateLimit | None = None,
     connection: Redis | None = None,
+    result_ttl: int | None = None,
 ) -> bool:
-    """Put the job into Redis now. Returns False when it was a duplicate (nothing queued)."""
+    """Put the job into Redis now. Returns False when it was a duplicate (nothing queued).
+
+    `result_ttl` overrides the queue's retention for the result (schedule ticks keep theirs short).
+    """
     connection = connection or get_redis()
     rq_queue = get_rq_queue(queue, connection)
     retention = queue.retention
     options: dict[str, Any] = {
         "job_id": envelope.job_id,
         "timeout": spec.effective_timeout,
-        "result_ttl": retention.result_ttl,
+        "result_ttl": retention.result_ttl if result_ttl is None else result_ttl,
         "failure_ttl": retention.failure_ttl,
         "retry": spec.retry.to_rq(),
         "description": f"{spec.name}({envelope.job_id})",

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from rq import SimpleWorker, Worker
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from queues import lifecycle
+from queues import lifecycle, metrics
 from queues.connection import SentinelJob, get_redis
 from queues.control import is_cancel_requested
 
@@ -115,6 +116,11 @@ class SentinelWorker(SentinelWorkerMixin, Worker):
     def fork_work_horse(self, job: Job, queue: Any) -> None:
         connections.close_all()
         super().fork_work_horse(job, queue)
+
+    def main_work_horse(self, job: Job, queue: Any) -> None:
+        # One set of metrics files per worker, not per job (queues.metrics).
+        metrics.use_worker_identity(os.getppid())
+        super().main_work_horse(job, queue)
 
 
 class SentinelSimpleWorker(SentinelWorkerMixin, SimpleWorker):

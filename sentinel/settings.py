@@ -264,6 +264,12 @@ SENTINEL_WORKER_HEARTBEAT_GRACE = env.int("SENTINEL_WORKER_HEARTBEAT_GRACE", def
 SENTINEL_WORKER_TTL = env.int("SENTINEL_WORKER_TTL", default=25)
 SENTINEL_PROGRESS_MIN_INTERVAL = env.float("SENTINEL_PROGRESS_MIN_INTERVAL", default=1.0)
 # Worker pool sizes: SENTINEL_POOL_<NAME>_WORKERS overrides a pool's process count (queues/pools.py).
+# Cron schedules (queues/schedules.py): each app appends {"name", "cron" (UTC), "job", "data"?,
+# "queue"?}. The platform's own (SLA monitor, reconciler) are built in; `manage.py run_scheduler`
+# registers them all with rq-scheduler at start.
+SENTINEL_SCHEDULES: list[dict] = []
+# /metrics: when set, Prometheus must send `Authorization: Bearer <token>`.
+SENTINEL_METRICS_TOKEN = env.str("SENTINEL_METRICS_TOKEN", default="")
 # prometheus-client multiprocess mode: every process writes its samples under this directory.
 import os as _os  # noqa: E402
 
