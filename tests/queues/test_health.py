@@ -107,8 +107,8 @@ def test_a_dead_scheduler_is_reported(redis_conn):
     assert health["healthy"] is False
 
 
-def test_queue_health_exits_non_zero_with_redis_down(redis_conn):
-    """A real process, pointed at a port where no Redis listens."""
+def test_queue_health_exits_non_zero_with_redis_down(redis_conn, settings):
+    """A real process, pointed at a port where no Redis listens; then the table, in-process."""
     env = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": database_url(),
@@ -116,23 +116,26 @@ def test_queue_health_exits_non_zero_with_redis_down(redis_conn):
         "SECRET_KEY": "test",
         "LOG_LEVEL": "WARNING",
     }
-    for fmt in ("json", "table"):
-        proc = subprocess.run(
-            [sys.executable, "manage.py", "queue_health", "--format", fmt],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert proc.returncode == 1, proc.stderr
-        if fmt == "json":
-            health = json.loads(proc.stdout)
-            assert health["healthy"] is False
-            assert health["redis"]["ok"] is False and "Connection refused" in health["redis"]["error"]
-            assert health["postgres"]["ok"] is True
-        else:
-            assert "UNHEALTHY" in proc.stdout and "redis      DOWN" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "queue_health", "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    health = json.loads(proc.stdout)
+    assert health["healthy"] is False
+    assert health["redis"]["ok"] is False and "Connection refused" in health["redis"]["error"]
+    assert health["postgres"]["ok"] is True
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/1"
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("queue_health", stdout=out)
+    assert exited.value.code == 1
+    assert "UNHEALTHY" in out.getvalue() and "redis      DOWN" in out.getvalue()
 
 
 def test_queue_health_table_lists_every_queue(redis_conn):
