@@ -36,7 +36,7 @@ def _claim(command_run_id: int, workspace_id: int) -> CommandRun | None:
     with transaction.atomic():
         run = (
             CommandRun.objects.for_workspace(workspace_id)
-            .select_for_update(no_key=True)
+            .select_for_update(no_key=True, of=("self",))
             .select_related("repository__installation", "repository__workspace")
             .filter(pk=command_run_id)
             .first()
