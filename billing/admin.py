@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -25,6 +24,7 @@ from billing.models import (
     UsageRecord,
     UsageTotal,
 )
+from sentinel.admin_actions import ConsoleActionsMixin, actor_for, console_action
 
 
 def _workspace_link(obj: Any) -> str:
@@ -103,30 +103,32 @@ class PlanVersionAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', url, count)
 
 
-def _set_plan_action(plan_name: str):  # noqa: ANN202 - admin action factory
-    @admin.action(description=f"Move to the {plan_name} plan (manual, not billed by Stripe)")
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
-        stripe_billed = 0
-        for subscription in queryset:
-            if subscription.stripe_subscription_id and subscription.status != "canceled":
-                stripe_billed += 1
-                continue
-            services.change_plan(workspace_id=subscription.workspace_id, plan=plan_name, actor=request.user)
-        moved = queryset.count() - stripe_billed
-        modeladmin.message_user(request, f"Moved {moved} workspace(s) to {plan_name}.", messages.SUCCESS)
-        if stripe_billed:
-            modeladmin.message_user(
-                request,
-                f"Skipped {stripe_billed} Stripe-billed subscription(s): change those in Stripe.",
-                messages.WARNING,
-            )
+def _stripe_billed(subscription: Subscription) -> str | None:
+    if subscription.stripe_subscription_id and subscription.status != "canceled":
+        return "billed by Stripe: change the plan in Stripe"
+    return None
 
-    action.__name__ = f"move_to_{plan_name}"
-    return action
+
+def _move_action(plan_name: str):  # noqa: ANN202 - builds one console action per plan
+    def move(self: admin.ModelAdmin, request: HttpRequest, obj: Subscription, note: str) -> str:
+        updated = services.change_plan(workspace_id=obj.workspace_id, plan=plan_name, actor=actor_for(request))
+        return f"now {updated.plan}/{updated.status}"
+
+    move.__name__ = move.__qualname__ = f"move_to_{plan_name}"  # the action's name, set before registering
+    return console_action(
+        label=f"Move to {plan_name}",
+        description=(
+            f"Each workspace is put on the {plan_name} plan (latest version), active, billed outside Stripe. "
+            "New runs use the plan's limits and review queue at once. Stripe-billed subscriptions are skipped."
+        ),
+        ask_reason=True,
+        summary_fields=("plan", "status"),
+        skip_if=_stripe_billed,
+    )(move)
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = (
         "workspace_link", "plan", "plan_version", "status", "effective_plan", "current_period_end",
         "cancel_at_period_end", "stripe_customer_id", "stripe_subscription_id", "updated_at",
@@ -137,7 +139,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     raw_id_fields = ("workspace",)
     ordering = ("-updated_at",)
     readonly_fields = [f.name for f in Subscription._meta.fields if f.name != "id"] + ["effective_plan", "usage_links"]
-    actions = [_set_plan_action(name) for name in plans.PLAN_NAMES]
+    move_to_free = _move_action("free")
+    move_to_pro = _move_action("pro")
+    move_to_team = _move_action("team")
+    move_to_enterprise = _move_action("enterprise")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # every workspace gets its row when created
@@ -219,7 +224,7 @@ class RunReservationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
+class StripeEventAdmin(ConsoleActionsMixin, ReadOnlyAdmin):
     list_display = ("event_id", "type", "status", "workspace_link", "stripe_created_at", "received_at", "processed_at", "outcome")
     list_filter = ("status", "type", "livemode")
     search_fields = ("=event_id", "=workspace__slug")
@@ -228,16 +233,18 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "event_id", "type", "api_version", "livemode", "stripe_created_at", "status", "outcome", "workspace",
         "received_at", "processed_at", "payload",
     )
-    actions = ["requeue"]
 
     @admin.display(description="workspace")
     def workspace_link(self, obj: StripeEvent) -> str:
         return _workspace_link(obj)
 
-    @admin.action(description="Apply again (events still received, or failed)")
-    def requeue(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
-        pending = list(queryset.filter(status__in=[StripeEventStatus.RECEIVED, StripeEventStatus.FAILED]))
-        for event in pending:
-            webhooks.retry_event(event)
-        skipped = queryset.count() - len(pending)
-        self.message_user(request, f"Queued {len(pending)} event(s); {skipped} were already applied or ignored.")
+    @console_action(
+        label="Apply again",
+        description="Each event is put back to received and processed again on the webhooks queue "
+        "(stale events are still skipped; applying is idempotent).",
+        summary_fields=("status", "type"),
+        skip_if=lambda e: None if e.status in (StripeEventStatus.RECEIVED, StripeEventStatus.FAILED) else f"already {e.status}",
+    )
+    def apply_again(self, request: HttpRequest, obj: StripeEvent, note: str) -> str:
+        job_id = webhooks.retry_event(obj)
+        return f"queued {job_id}"

@@ -17,9 +17,22 @@ from billing.models import Metric
 log = structlog.get_logger(__name__)
 
 
-def on_workspace_created(sender: Any, *, workspace: Any, plan: str = "free", **kwargs: Any) -> None:
-    """Every new workspace gets its subscription row on the plan it was created with."""
-    services.ensure_subscription(workspace_id=workspace.pk, plan=plan or "free")
+def on_workspace_created(
+    sender: Any, *, workspace: Any, plan: str = "free", created_by: Any = None, **kwargs: Any
+) -> None:
+    """Every new workspace gets its subscription row.
+
+    A paid plan named at creation is granted only when an operator creates the workspace (no user,
+    or a staff user: `manage.py create_workspace`, the admin, demos). Anyone else asking for a paid
+    plan through the API starts on free and upgrades through Stripe Checkout — otherwise a POST with
+    `"plan": "enterprise"` would be a free enterprise plan.
+    """
+    requested = plan or "free"
+    operator = created_by is None or bool(getattr(created_by, "is_staff", False))
+    if requested != "free" and not operator:
+        log.info("billing.paid_plan_request_ignored", workspace_id=workspace.pk, requested=requested)
+        requested = "free"
+    services.ensure_subscription(workspace_id=workspace.pk, plan=requested)
 
 
 def on_run_completed(sender: Any, *, run: Any, **kwargs: Any) -> None:

@@ -7,8 +7,8 @@ Enforcement runs in the worker right before execution, never in a webhook reques
 Locking: the run quota is a counter row (`QuotaCounter`) locked with `SELECT ... FOR UPDATE`
 for the reservation; no aggregate is ever locked (PostgreSQL refuses `FOR UPDATE` with
 aggregates, the original's §11 item 1). Usage is an append-only ledger whose unique
-idempotency key makes a duplicate a no-op, with its rollup (`UsageTotal`) bumped by an upsert in
-the same transaction.
+idempotency key makes a duplicate a no-op; its rollup (`UsageTotal`) is bumped by an upsert in
+the same SQL statement as the insert, only when a row was inserted.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import plans, policies
@@ -162,17 +162,6 @@ def consume_review_run(*, workspace_id: int, run_key: str) -> None:
 # --- Usage ledger ------------------------------------------------------------------------------------
 
 
-def _bump_total(workspace_id: int, metric: str, period_start: datetime, quantity: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {UsageTotal._meta.db_table} "  # noqa: S608 - table name from the model
-            "(workspace_id, metric, period_start, quantity, updated_at) VALUES (%s, %s, %s, %s, now()) "
-            "ON CONFLICT (workspace_id, metric, period_start) "
-            "DO UPDATE SET quantity = billing_usagetotal.quantity + EXCLUDED.quantity, updated_at = now()",
-            [workspace_id, metric, period_start, quantity],
-        )
-
-
 def record_usage(
     *,
     workspace_id: int,
@@ -196,26 +185,46 @@ def record_usage(
         raise ValueError("idempotency_key is required")
     occurred_at = occurred_at or timezone.now()
     period = period_of(subscription_for(workspace_id), occurred_at)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = UsageRecord.objects.create(
-                    workspace_id=workspace_id,
-                    metric=metric,
-                    quantity=quantity,
-                    occurred_at=occurred_at,
-                    period_start=period.start,
-                    source=source[:255],
-                    idempotency_key=idempotency_key,
-                )
-        except IntegrityError:
-            existing = UsageRecord.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is None:  # not the key: e.g. the workspace is gone
-                raise
-            return existing, False
-        _bump_total(workspace_id, metric, period.start, quantity)
-        transaction.on_commit(lambda: usage_recorded.send(sender=UsageRecord, record=record))
+    source = source[:255]
+    # One statement, atomic on its own: insert the ledger row unless the key exists, and bump the
+    # period's rollup only when a row was inserted. A concurrent insert of the same key makes this
+    # one wait for it to commit and then do nothing (or insert, if the other rolled back).
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [workspace_id, metric, quantity, occurred_at, period.start, source, idempotency_key])
+        row = cursor.fetchone()
+    if row is None:
+        existing = UsageRecord.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:  # lost to a concurrent insert that then rolled back: try once more
+            return record_usage(
+                workspace_id=workspace_id, metric=metric, quantity=quantity, idempotency_key=idempotency_key,
+                source=source, occurred_at=occurred_at,
+            )
+        return existing, False
+    record = UsageRecord(
+        id=row[0], workspace_id=workspace_id, metric=metric, quantity=quantity, occurred_at=occurred_at,
+        period_start=period.start, source=source, idempotency_key=idempotency_key, created_at=row[1],
+    )
+    record._state.adding = False
+    record._state.db = "default"
+    transaction.on_commit(lambda: usage_recorded.send(sender=UsageRecord, record=record))
     return record, True
+
+
+_RECORD_SQL = f"""
+WITH ins AS (
+    INSERT INTO {UsageRecord._meta.db_table}
+        (workspace_id, metric, quantity, occurred_at, period_start, source, idempotency_key, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at, workspace_id, metric, period_start, quantity
+), bump AS (
+    INSERT INTO {UsageTotal._meta.db_table} (workspace_id, metric, period_start, quantity, updated_at)
+    SELECT workspace_id, metric, period_start, quantity, now() FROM ins
+    ON CONFLICT (workspace_id, metric, period_start)
+    DO UPDATE SET quantity = {UsageTotal._meta.db_table}.quantity + EXCLUDED.quantity, updated_at = now()
+)
+SELECT id, created_at FROM ins
+"""  # noqa: S608 - table names from the models, values bound
 
 
 # --- Limit checks ----------------------------------------------------------------------------------

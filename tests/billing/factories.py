@@ -13,7 +13,9 @@ from workspaces.models import Workspace
 
 def workspace_on(plan: str = "free", **subscription_fields: Any) -> Workspace:
     """A workspace whose subscription is on `plan` (set by hand, as an operator would)."""
-    workspace = make_workspace(make_user("billing"), plan=plan)
+    workspace = make_workspace(make_user("billing"))
+    if plan != "free":
+        services.change_plan(workspace_id=workspace.pk, plan=plan)
     if subscription_fields:
         Subscription.objects.filter(workspace=workspace).update(**subscription_fields)
     return workspace

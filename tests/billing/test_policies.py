@@ -76,3 +76,13 @@ def test_seat_limit() -> None:
     assert services.check_seat_allowed(workspace_id=workspace.pk).allowed
     add_member(workspace)
     assert services.check_seat_allowed(workspace_id=workspace.pk).reason == "seat_limit"
+
+
+def test_paid_plan_requested_at_creation_is_granted_to_operators_only() -> None:
+    from billing.models import Subscription
+    from tests.workspaces.factories import make_user, make_workspace
+
+    customer = make_workspace(make_user("customer"), plan="enterprise")
+    assert Subscription.objects.get(workspace=customer).plan == "free"
+    staff = make_workspace(make_user("operator", is_staff=True), plan="team")
+    assert Subscription.objects.get(workspace=staff).plan == "team"
