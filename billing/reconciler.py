@@ -5,7 +5,9 @@
   (workspace, period) with ledger rows in the last `days`, lock its total rows, re-sum the ledger
   and fix differences. Locking the total rows first makes a concurrent `record_usage` either
   visible to the sum or applied after the fix — never lost.
-- Stripe events stored but never applied (Redis lost the job) are queued again.
+
+Stripe events stored but never applied (Redis lost their job) are re-queued by the job
+platform's every-minute reconciler, where `BillingConfig.ready` registers them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import webhooks
 from billing.models import UsageRecord, UsageTotal
 
 log = structlog.get_logger(__name__)
@@ -71,8 +72,5 @@ def reconcile_usage_totals(*, days: int = 40) -> int:
     return fixed
 
 
-def reconcile() -> dict[str, Any]:
-    return {
-        "usage_totals_fixed": reconcile_usage_totals(),
-        "stripe_events_requeued": webhooks.requeue_unprocessed(),
-    }
+def reconcile(*, days: int = 40) -> dict[str, Any]:
+    return {"usage_totals_fixed": reconcile_usage_totals(days=days)}

@@ -277,10 +277,15 @@ def retry_event(event: StripeEvent) -> str:
     return queue_processing(event)
 
 
-def requeue_unprocessed(*, older_than_seconds: int = 600) -> int:
-    """Re-dispatch events stored but never applied (Redis lost the job); the reconciler calls it."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    events = list(StripeEvent.objects.filter(status=StripeEventStatus.RECEIVED, received_at__lt=cutoff)[:1000])
-    for event in events:
-        queue_processing(event)
-    return len(events)
+def unapplied_events() -> Any:
+    """Events stored over a minute ago and still not applied: the job platform's reconciler
+    re-dispatches those whose job Redis no longer knows."""
+    cutoff = timezone.now() - timedelta(seconds=60)
+    return StripeEvent.objects.filter(status=StripeEventStatus.RECEIVED, received_at__lt=cutoff).order_by("pk")
+
+
+def processing_job_id(event: StripeEvent) -> str:
+    from billing.jobs import process_stripe_event as job
+    from queues.dispatch import build_job_id
+
+    return build_job_id(job.spec, {"stripe_event_id": event.pk})

@@ -1,4 +1,5 @@
-"""The daily reconciler: rollup repair and re-queueing of Stripe events Redis lost."""
+"""Billing's repair work: the daily rollup reconciliation (a declared schedule) and the Stripe
+events whose job Redis lost (the job platform's reconciler)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from billing import reconciler, selectors, services
 from billing.jobs import reconcile_billing
 from billing.models import StripeEvent, UsageTotal
+from queues import reconciler as queues_reconciler
 from queues.connection import get_rq_queue
 from queues.dispatch import dispatch
 from queues.testing import drain
@@ -31,12 +33,22 @@ def test_reconciler_repairs_drifted_rollups_and_requeues_lost_events(redis_conn)
         event_id="evt_lost", type="invoice.paid", stripe_created_at=timezone.now(), payload={"data": {"object": {}}}
     )
     StripeEvent.objects.filter(pk=lost.pk).update(received_at=timezone.now() - timedelta(hours=1))
-    dispatch(reconcile_billing, workspace_id=None, entity_ids={"day": timezone.now().date().isoformat()})
+    dispatch(reconcile_billing, workspace_id=None, entity_ids={})
     drain([Queue.SYSTEM])
     assert selectors.usage_total(workspace.pk, "output_tokens", period) == 30
     assert selectors.usage_total(workspace.pk, "input_tokens", period) == 7
+
+    counts = queues_reconciler.run()
+    assert counts["sources"]["billing.stripe_events"]["redispatched"] == 1
     assert get_rq_queue(Queue.WEBHOOKS).job_ids == [f"stripe-event-{lost.pk}"]
     drain([Queue.WEBHOOKS])
     lost.refresh_from_db()
     assert lost.status == "ignored"
     assert reconciler.reconcile_usage_totals() == 0  # nothing left to fix
+
+
+def test_daily_usage_reconciliation_is_a_declared_schedule() -> None:
+    from queues.schedules import declared_schedules
+
+    schedule = declared_schedules()["billing.reconcile_usage"]
+    assert schedule.job == "billing.jobs.reconcile_billing" and schedule.cron == "17 3 * * *"
