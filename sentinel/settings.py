@@ -284,3 +284,10 @@ SENTINEL_REVIEW_DEBOUNCE_SECONDS = env.float("SENTINEL_REVIEW_DEBOUNCE_SECONDS",
 SENTINEL_LOCAL_REVIEWS_DIR = env.str("SENTINEL_LOCAL_REVIEWS_DIR", default=str(VAR_DIR / "reviews"))
 # Fault injection for tests and demos: "post_review=2,get_diff=1" slows those local-git calls.
 SENTINEL_LOCAL_GIT_DELAYS = env.str("SENTINEL_LOCAL_GIT_DELAYS", default="")
+
+# --- Analytics (analytics app; docs/analytics.md) ---------------------------------------------
+# Raw activity events older than this many days are deleted by the daily clean-up on `bulk`;
+# rollups are kept forever.
+ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=400)
+# How often the incremental rollup job runs on `bulk` (seconds).
+ANALYTICS_ROLLUP_INTERVAL_SECONDS = env.int("ANALYTICS_ROLLUP_INTERVAL_SECONDS", default=300)
