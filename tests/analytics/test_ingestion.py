@@ -128,3 +128,63 @@ def test_deleting_a_workspace_removes_its_events() -> None:
     services.update_rollups()
     workspace.delete()
     assert Event.objects.count() == 0
+
+
+# --- review-run signals with real reviews rows ----------------------------------------------------
+
+
+def test_a_review_runs_signals_become_events_and_rollups(redis_conn) -> None:
+    from analytics.models import Granularity, Rollup
+    from reviews import signals as review_signals
+    from reviews.models import Annotation, AnnotationKind, AnnotationState, ReviewRun, RunStatus
+    from tests.reviews.factories import make_finding, make_run
+
+    workspace = make_workspace()
+    repository = make_repository(workspace)
+    # yesterday 10:00 UTC: every timestamp of the run falls in one UTC day, whenever the test runs
+    queued_at = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    queued_at += timedelta(hours=10)
+    run = make_run(workspace, repository, queued_at=queued_at)
+    ReviewRun.objects.filter(pk=run.pk).update(created_at=queued_at)
+    run.refresh_from_db()
+    review_signals.run_created.send(sender=ReviewRun, run=run)
+    ReviewRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=queued_at + timedelta(seconds=30))
+    run.refresh_from_db()
+    review_signals.run_started.send(sender=ReviewRun, run=run)
+    ReviewRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.COMPLETED,
+        finished_at=queued_at + timedelta(seconds=30 + 95),
+        provider="offline",
+        model="rules",
+        input_tokens=1200,
+        output_tokens=300,
+        cost_microusd=4500,
+    )
+    run.refresh_from_db()
+    findings = [make_finding(run, severity="high", category="security"), make_finding(run, severity="low", category="style")]
+    review_signals.run_completed.send(sender=ReviewRun, run=run)
+    review_signals.finding_reported.send(sender=ReviewRun, run=run, findings=findings)
+    annotation = Annotation.objects.create(
+        run=run, workspace=workspace, kind=AnnotationKind.REVIEW, state=AnnotationState.POSTED,
+        posted_at=run.finished_at + timedelta(seconds=2),
+    )
+    review_signals.annotation_posted.send(sender=ReviewRun, run=run, annotation=annotation)
+    review_signals.run_completed.send(sender=ReviewRun, run=run)  # a re-delivery
+    drain([Queue.DEFAULT])
+
+    kinds = sorted(Event.objects.for_workspace(workspace).values_list("kind", flat=True))
+    assert kinds == sorted(["run_created", "run_started", "run_completed", "finding_reported", "finding_reported",
+                            "annotation_posted"])
+    done = Event.objects.get(idempotency_key=f"run_completed:{run.pk}")
+    assert done.occurred_at == run.finished_at and done.repository_id == repository.pk
+    assert done.data["duration_ms"] == 95_000
+    assert (done.data["input_tokens"], done.data["output_tokens"], done.data["cost_microusd"]) == (1200, 300, 4500)
+    assert Event.objects.get(idempotency_key=f"run_started:{run.pk}").data["queue_wait_ms"] == 30_000
+
+    services.update_rollups()
+    day = Rollup.objects.for_workspace(workspace).get(granularity=Granularity.DAY, repository=None)
+    assert (day.runs_created, day.runs_started, day.runs_completed) == (1, 1, 1)
+    assert (day.duration_p50_ms, day.queue_wait_p95_ms) == (95_000, 30_000)
+    assert day.findings_by_severity == {"high": 1, "low": 1}
+    assert day.findings_by_category == {"security": 1, "style": 1}
+    assert (day.input_tokens, day.cost_microusd, day.annotations_posted) == (1200, 4500, 1)
