@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -24,6 +23,7 @@ from integrations.models import (
     Repository,
     WebhookDelivery,
 )
+from sentinel.admin_actions import ConsoleActionsMixin, actor_for, console_action
 
 
 def _link(obj, label: str | None = None) -> str:
@@ -46,7 +46,7 @@ class RepositoryInline(admin.TabularInline):
 
 
 @admin.register(Installation)
-class InstallationAdmin(admin.ModelAdmin):
+class InstallationAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["account_login", "github_installation_id", "account_type", "workspace_link", "state", "synced_at", "created_at"]
     list_filter = ["account_type", ("suspended_at", admin.EmptyFieldListFilter), ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["account_login", "=github_installation_id", "workspace__slug"]
@@ -57,7 +57,6 @@ class InstallationAdmin(admin.ModelAdmin):
         "permissions", "events", "suspended_at", "deleted_at", "synced_at", "created_at", "updated_at",
     ]
     inlines = [RepositoryInline]
-    actions = ["sync_now"]
 
     @admin.display(description="workspace", ordering="workspace__slug")
     def workspace_link(self, obj: Installation) -> str:
@@ -79,20 +78,22 @@ class InstallationAdmin(admin.ModelAdmin):
             services.installation_relink(installation=original, workspace=obj.workspace, actor=request.user)
             self.message_user(request, f"Installation relinked to {obj.workspace}; its repositories moved with it.")
 
-    @admin.action(description="Sync selected installations from GitHub now")
-    def sync_now(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
+    @console_action(
+        label="Sync now",
+        description="Each installation's repositories and state are fetched from GitHub again (sync queue).",
+        summary_fields=("account_type",),
+        skip_if=lambda installation: "deleted" if installation.deleted_at else None,
+    )
+    def sync_now(self, request: HttpRequest, obj: Installation, note: str) -> str:
         from integrations import jobs
         from queues.dispatch import dispatch
 
-        count = 0
-        for installation in queryset.filter(deleted_at__isnull=True):
-            dispatch(jobs.sync_installation, workspace_id=installation.workspace_id, entity_ids={"installation_id": installation.pk})
-            count += 1
-        self.message_user(request, f"Queued {count} installation sync(s) on the sync queue.")
+        job_id = dispatch(jobs.sync_installation, workspace_id=obj.workspace_id, entity_ids={"installation_id": obj.pk})
+        return f"sync job {job_id} queued"
 
 
 @admin.register(Repository)
-class RepositoryAdmin(admin.ModelAdmin):
+class RepositoryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["full_name", "provider", "enabled", "private", "workspace_link", "installation_link", "removed_at", "updated_at"]
     list_filter = ["provider", "enabled", "private", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["full_name", "=provider_id", "workspace__slug"]
@@ -100,7 +101,6 @@ class RepositoryAdmin(admin.ModelAdmin):
     raw_id_fields = ["workspace", "installation"]
     readonly_fields = ["provider", "provider_id", "full_name", "enabled", "private", "default_branch", "installation",
                        "workspace", "removed_at", "created_at", "updated_at"]
-    actions = ["enable", "disable"]
 
     @admin.display(description="workspace", ordering="workspace__slug")
     def workspace_link(self, obj: Repository) -> str:
@@ -117,38 +117,40 @@ class RepositoryAdmin(admin.ModelAdmin):
         if change and "review_settings" in form.changed_data:
             services.repository_update_settings(repository=obj, review_settings=obj.review_settings)
 
-    @admin.action(description="Enable automatic review (within the plan's limit)")
-    def enable(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
-        done, refused = 0, []
-        for repository in queryset:
-            try:
-                services.repository_enable(repository=repository, actor=request.user)
-                done += 1
-            except Exception as exc:  # noqa: BLE001 - report every refusal, keep going
-                refused.append(f"{repository.full_name}: {exc}")
-        self.message_user(request, f"Enabled {done} repositories.")
-        if refused:
-            self.message_user(request, "Refused: " + "; ".join(refused), level=messages.WARNING)
+    @console_action(
+        label="Enable",
+        description="Automatic review is turned on for each repository, within its workspace plan's repository limit.",
+        summary_fields=("workspace",),
+        skip_if=lambda repo: "already enabled" if repo.enabled else ("removed" if repo.removed_at else None),
+    )
+    def enable(self, request: HttpRequest, obj: Repository, note: str) -> str:
+        services.repository_enable(repository=obj, actor=request.user)
+        return "enabled"
 
-    @admin.action(description="Disable automatic review")
-    def disable(self, request: HttpRequest, queryset: QuerySet[Repository]) -> None:
-        for repository in queryset:
-            services.repository_disable(repository=repository, actor=request.user)
-        self.message_user(request, f"Disabled {queryset.count()} repositories.")
+    @console_action(
+        label="Disable",
+        description="Automatic review is turned off for each repository; open runs finish, no new ones start.",
+        destructive=True,
+        ask_reason=True,
+        summary_fields=("workspace",),
+        skip_if=lambda repo: None if repo.enabled else "already disabled",
+    )
+    def disable(self, request: HttpRequest, obj: Repository, note: str) -> str:
+        services.repository_disable(repository=obj, actor=request.user)
+        return "disabled"
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["delivery_id", "event", "action", "status", "short_reason", "workspace_link", "installation_id", "received_at", "processed_at"]
     list_filter = ["status", "event", "provider", "received_at"]
-    search_fields = ["=delivery_id", "event", "reason", "=installation_id"]
+    search_fields = ["=delivery_id", "=correlation_id", "event", "reason", "=installation_id"]
     list_select_related = ["workspace"]
     date_hierarchy = "received_at"
     readonly_fields = ["provider", "delivery_id", "event", "action", "hook_id", "installation_id", "workspace",
                        "repository", "status", "reason", "received_at", "processed_at", "correlation_id",
-                       "pretty_payload", "body_excerpt"]
+                       "trace_link", "pretty_payload", "body_excerpt"]
     exclude = ["payload"]
-    actions = ["requeue"]
     show_full_result_count = False  # the table is large; avoid COUNT(*) on every page
 
     @admin.display(description="reason")
@@ -158,6 +160,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="workspace")
     def workspace_link(self, obj: WebhookDelivery) -> str:
         return _link(obj.workspace)
+
+    @admin.display(description="trace")
+    def trace_link(self, obj: WebhookDelivery) -> str:
+        """The runs, commands and dead letters this delivery caused (they carry its correlation id)."""
+        from console.views import trace_url
+
+        if not obj.correlation_id:
+            return "-"
+        return format_html('<a href="{}">everything under {}</a>', trace_url(obj.correlation_id), obj.correlation_id)
 
     @admin.display(description="payload")
     def pretty_payload(self, obj: WebhookDelivery) -> str:
@@ -171,17 +182,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Route again (re-queue received/failed deliveries)")
-    def requeue(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        from integrations.github.routing import queue_delivery
+    @console_action(
+        label="Re-process",
+        description=(
+            "Each delivery is routed again from its stored payload (failed ones go back to received first)."
+            " Routing locks the delivery and handles only received ones, so nothing is routed twice."
+        ),
+        summary_fields=("status", "event"),
+        skip_if=lambda d: None if d.status in (DeliveryStatus.RECEIVED, DeliveryStatus.FAILED) else f"already {d.status}",
+    )
+    def reprocess(self, request: HttpRequest, obj: WebhookDelivery, note: str) -> str:
+        from integrations.github.routing import reprocess_delivery
 
-        count = 0
-        for delivery in queryset.filter(status__in=[DeliveryStatus.RECEIVED, DeliveryStatus.FAILED]):
-            if delivery.status == DeliveryStatus.FAILED:
-                WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.RECEIVED, reason="")
-            queue_delivery(delivery_pk=delivery.pk, correlation_id=delivery.correlation_id or delivery.delivery_id)
-            count += 1
-        self.message_user(request, f"Re-queued {count} deliveries; processed and ignored ones are left alone.")
+        job_id = reprocess_delivery(delivery_pk=obj.pk, actor=actor_for(request))
+        return f"routing job {job_id} queued"
 
 
 @admin.register(CommandRun)

@@ -83,6 +83,38 @@ def queue_delivery(*, delivery_pk: int, correlation_id: str) -> str:
     )
 
 
+def reprocess_delivery(*, delivery_pk: int, actor: str) -> str:
+    """Route a stored delivery again (operator console): `failed` goes back to `received`, then queue.
+
+    Only received (stuck) and failed deliveries qualify; processed and ignored ones raise ValueError.
+    The job id gets a suffix so that a finished job still kept by rq under the plain id does not
+    swallow the request; routing itself stays single because `process_delivery` locks the row
+    and routes only `received` deliveries.
+    """
+    import time
+
+    from integrations import jobs
+    from queues.dispatch import dispatch
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_pk)
+        if delivery.status not in (DeliveryStatus.RECEIVED, DeliveryStatus.FAILED):
+            raise ValueError(f"delivery {delivery.delivery_id} was {delivery.status}; only received/failed are re-processed")
+        if delivery.status == DeliveryStatus.FAILED:
+            delivery.status = DeliveryStatus.RECEIVED
+            delivery.reason = ""
+            delivery.save(update_fields=["status", "reason"])
+        job_id = dispatch(
+            jobs.process_webhook_event,
+            workspace_id=None,
+            entity_ids={"delivery_id": delivery.pk},
+            job_id=f"webhook-delivery-{delivery.pk}-reprocess-{int(time.time() * 1000)}",
+            correlation_id=delivery.correlation_id or delivery.delivery_id,
+        )
+    log.info("webhook.reprocess_requested", delivery_id=delivery.delivery_id, actor=actor, job_id=job_id)
+    return job_id
+
+
 def process_delivery(*, delivery_pk: int) -> str:
     """Route the delivery once; returns its final status (or why nothing was done)."""
     with transaction.atomic():

@@ -9,6 +9,7 @@ from queues.dispatch import dispatch
 from queues.models import DeadLetter
 from queues.testing import drain
 from tests.console import jobs
+from tests.integrations.conftest import github_settings  # noqa: F401 - fixture for the delivery tests
 
 
 @pytest.fixture
