@@ -242,3 +242,21 @@ def test_trigger_rules_skip_automatic_runs_with_the_reason(workspace, git_repo, 
     drain(with_scheduler=True)
     run = run_of(run)
     assert run.skip_reason == SkipReason.POLICY and "dependabot" in run.skip_message
+
+
+def test_the_reconciler_requeues_a_run_whose_job_redis_lost(workspace, git_repo, reviews_dir, redis_conn):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from queues import reconciler
+
+    pr = open_local_pr(workspace, git_repo)
+    run = pr.request()
+    redis_conn.flushdb()  # Redis restarted empty
+    ReviewRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    result = reconciler.run()
+    assert result["sources"]["reviews.queued_runs"]["redispatched"] == 1
+    assert reconciler.run()["sources"]["reviews.queued_runs"]["redispatched"] == 0  # the job exists now
+    drain()
+    assert run_of(run).status == RunStatus.COMPLETED
