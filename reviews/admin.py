@@ -146,28 +146,30 @@ class ReviewRunAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="related")
     def related_links(self, obj: ReviewRun) -> str:
-        """Dead letters of the run's jobs, its findings and everything under its correlation id."""
+        """Links to what this run caused or came from, each a filtered list in its own app's admin."""
+        from billing.models import RunReservation, UsageRecord
         from console.views import trace_url
+        from integrations.models import WebhookDelivery
         from queues.models import DeadLetter
         from sentinel.admin_actions import admin_changelist_url
 
-        job_ids = [obj.job_id, obj.release_job_id, obj.annotations_job_id]
-        dead = DeadLetter.objects.filter(job_id__in=job_ids).count()
-        parts = [
-            format_html(
-                '<a href="{}">{} dead letter(s)</a>',
-                admin_changelist_url(DeadLetter, q=obj.job_id) if dead else admin_changelist_url(DeadLetter),
-                dead,
+        job_ids = ",".join([obj.job_id, obj.release_job_id, obj.annotations_job_id])
+        links = [
+            (admin_changelist_url(Finding, run__id__exact=obj.pk), f"{obj.findings.count()} finding(s)"),
+            (admin_changelist_url(Annotation, run__id__exact=obj.pk), f"{obj.annotations.count()} annotation(s)"),
+            (
+                admin_changelist_url(DeadLetter, job_id__in=job_ids),
+                f"{DeadLetter.objects.filter(job_id__in=job_ids.split(',')).count()} dead letter(s)",
             ),
-            format_html(
-                '<a href="{}">annotations</a>',
-                reverse("admin:reviews_annotation_changelist") + f"?q={obj.pk}",
-            ),
+            (admin_changelist_url(UsageRecord, source=obj.billing_run_key), "usage records"),
+            (admin_changelist_url(RunReservation, run_key=obj.billing_run_key), "quota reservation"),
         ]
         if obj.correlation_id:
-            trace = trace_url(obj.correlation_id)
-            parts.append(format_html('<a href="{}">trace {}</a>', trace, obj.correlation_id))
-        return format_html_join_safe(parts)
+            links.append(
+                (admin_changelist_url(WebhookDelivery, correlation_id=obj.correlation_id), "webhook deliveries")
+            )
+            links.append((trace_url(obj.correlation_id), f"trace {obj.correlation_id}"))
+        return format_html_join_safe([format_html('<a href="{}">{}</a>', url, text) for url, text in links if url])
 
     @console_action(
         label="Re-run",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -87,10 +90,16 @@ def test_bulk_cancel_is_superuser_only(client, staff_operator, runs):
     assert not LogEntry.objects.exists()
 
 
-def test_run_page_links_its_trace_and_dead_letters(client, superuser, runs):
+def test_run_page_links_everything_related_and_every_link_works(client, superuser, runs):
     failed, _ = runs
     client.force_login(superuser)
     page = client.get(reverse("admin:reviews_reviewrun_change", args=[failed.pk])).content.decode()
-    assert "/admin/operations/trace/?q=corr-run-1" in page
-    trace = client.get("/admin/operations/trace/", {"q": "corr-run-1"}).content.decode()
+    related = re.search(r'<div class="readonly">([^\n]*?dead letter[^\n]*?)</div>', page).group(1)
+    links = dict((text, html.unescape(url)) for url, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', related))
+    assert set(links) >= {"0 finding(s)", "0 annotation(s)", "0 dead letter(s)", "usage records", "trace corr-run-1"}
+    assert f"job_id__in=review-run-{failed.pk}" in links["0 dead letter(s)"].replace("%2C", ",")
+    for text, url in links.items():
+        response = client.get(url)
+        assert response.status_code == 200, (text, url, response.get("Location"))
+    trace = client.get(links["trace corr-run-1"]).content.decode()
     assert reverse("admin:reviews_reviewrun_change", args=[failed.pk]) in trace
