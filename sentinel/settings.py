@@ -289,5 +289,6 @@ SENTINEL_LOCAL_GIT_DELAYS = env.str("SENTINEL_LOCAL_GIT_DELAYS", default="")
 # Raw activity events older than this many days are deleted by the daily clean-up on `bulk`;
 # rollups are kept forever.
 ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=400)
-# How often the incremental rollup job runs on `bulk` (seconds).
-ANALYTICS_ROLLUP_INTERVAL_SECONDS = env.int("ANALYTICS_ROLLUP_INTERVAL_SECONDS", default=300)
+# Cron (UTC) of the incremental rollup job and of the retention clean-up, both on `bulk`.
+ANALYTICS_ROLLUP_CRON = env.str("ANALYTICS_ROLLUP_CRON", default="*/5 * * * *")
+ANALYTICS_RETENTION_CRON = env.str("ANALYTICS_RETENTION_CRON", default="41 2 * * *")

@@ -39,9 +39,12 @@ def test_schedules_are_registered_idempotently(redis_conn, settings):
     scheduler = SentinelScheduler(connection=get_redis())
 
     first = sync_schedules(scheduler)
-    assert sorted(first["added"]) == ["queues.reconciler", "queues.sla_monitor", "tests.nightly"]
+    # domain apps register their own schedules too (billing, analytics): look at the platform's and ours
+    ours = {"queues.reconciler", "queues.sla_monitor", "tests.nightly"}
+    assert ours <= set(first["added"])
+    assert not [name for name in first["added"] if name.startswith(("queues.", "tests.")) and name not in ours]
     registered = scheduled_ids(redis_conn)
-    assert set(registered) == {"schedule-queues-reconciler", "schedule-queues-sla_monitor", "schedule-tests-nightly"}
+    assert {"schedule-queues-reconciler", "schedule-queues-sla_monitor", "schedule-tests-nightly"} <= set(registered)
     nightly_at = datetime.fromtimestamp(registered["schedule-tests-nightly"], UTC)
     assert (nightly_at.hour, nightly_at.minute) == (3, 0)
 
