@@ -226,3 +226,7 @@ class PausedPullRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# BYOK provider keys (AI area): registered in integrations/ai/admin.py.
+from integrations.ai.admin import ProviderKeyAdmin  # noqa: E402, F401

@@ -197,6 +197,22 @@ SPECTACULAR_SETTINGS = {
 # --- Sentinel ---------------------------------------------------------------------------------
 SENTINEL_ENCRYPTION_KEY = env.str("SENTINEL_ENCRYPTION_KEY", default="")
 SENTINEL_DEFAULT_AI_PROVIDER = env.str("SENTINEL_DEFAULT_AI_PROVIDER", default="offline")
+# AI providers and the review engine (integrations/ai, reviews/engine; docs/ai.md).
+# Sentinel's own keys, used where the plan allows platform keys (empty = BYOK only).
+SENTINEL_PLATFORM_OPENAI_API_KEY = env.str("SENTINEL_PLATFORM_OPENAI_API_KEY", default="")
+SENTINEL_PLATFORM_OPENAI_BASE_URL = env.str("SENTINEL_PLATFORM_OPENAI_BASE_URL", default="")
+SENTINEL_PLATFORM_ANTHROPIC_API_KEY = env.str("SENTINEL_PLATFORM_ANTHROPIC_API_KEY", default="")
+SENTINEL_PLATFORM_ANTHROPIC_BASE_URL = env.str("SENTINEL_PLATFORM_ANTHROPIC_BASE_URL", default="")
+# Estimated input tokens per provider call (4 characters per token), calls per review, output cap.
+SENTINEL_AI_CALL_TOKEN_BUDGET = env.int("SENTINEL_AI_CALL_TOKEN_BUDGET", default=24000)
+SENTINEL_AI_MAX_CALLS = env.int("SENTINEL_AI_MAX_CALLS", default=6)
+SENTINEL_AI_MAX_OUTPUT_TOKENS = env.int("SENTINEL_AI_MAX_OUTPUT_TOKENS", default=4096)
+SENTINEL_AI_TIMEOUT = env.float("SENTINEL_AI_TIMEOUT", default=120.0)
+# Circuit breaker per (workspace, provider): N consecutive failures -> cooldown seconds.
+SENTINEL_AI_BREAKER_THRESHOLD = env.int("SENTINEL_AI_BREAKER_THRESHOLD", default=3)
+SENTINEL_AI_BREAKER_COOLDOWN = env.int("SENTINEL_AI_BREAKER_COOLDOWN", default=300)
+# Extra/overriding prices, JSON {"provider/model": [usd_per_1M_input, usd_per_1M_output]}.
+SENTINEL_AI_PRICES = env.str("SENTINEL_AI_PRICES", default="")
 GITHUB_APP_ID = env.str("GITHUB_APP_ID", default="")
 GITHUB_APP_PRIVATE_KEY = env.str("GITHUB_APP_PRIVATE_KEY", default="")
 GITHUB_WEBHOOK_SECRET = env.str("GITHUB_WEBHOOK_SECRET", default="")

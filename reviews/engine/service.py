@@ -76,9 +76,7 @@ def review(request: EngineRequest) -> EngineResult:
             result = _review_with(candidate, prepared, request, totals)
         except ProviderError as exc:
             routing.record_failure(candidate, exc, workspace_id=request.workspace_id)
-            totals.attempts.append(
-                {"provider": candidate.provider, "model": candidate.model, **exc.as_dict()}
-            )
+            totals.attempts.append({"provider": candidate.provider, "model": candidate.model, **exc.as_dict()})
             log.warning(
                 "ai.provider_failed",
                 provider=candidate.provider,
@@ -88,9 +86,11 @@ def review(request: EngineRequest) -> EngineResult:
                 fallback=exc.fallback,
                 run_id=request.run_id,
             )
-            if not exc.fallback or not candidates.fallback:
-                raise
+            if isinstance(exc, routing.PlanDenied):
+                candidates.excluded[candidate.provider] = exc.message
             last_error = exc
+            if not exc.fallback or not candidates.fallback:
+                break
             continue
         routing.record_success(candidate, workspace_id=request.workspace_id)
         log.info(
@@ -106,7 +106,10 @@ def review(request: EngineRequest) -> EngineResult:
             run_id=request.run_id,
         )
         return result
-    assert last_error is not None  # noqa: S101 - the loop ran at least once and only falls through on errors
+    assert last_error is not None  # noqa: S101 - the loop ran at least once and ends only on errors
+    if isinstance(last_error, routing.PlanDenied):
+        # The plan stopped every remaining candidate: nothing may run, as if none were eligible.
+        raise NoEligibleProvider(reasons=candidates.excluded) from None
     raise last_error
 
 
@@ -147,7 +150,8 @@ def _review_with(
     own = _Totals()
     try:
         for index, chunk in enumerate(plan.chunks, start=1):
-            routing.check_before_call(candidate, workspace_id=request.workspace_id)
+            if index > 1:  # the first call was checked by eligibility a moment ago
+                routing.check_before_call(candidate, workspace_id=request.workspace_id)
             provider_request = ProviderRequest(
                 instructions=instructions,
                 prompt=prompts.user_message(
