@@ -43,7 +43,9 @@ def map_error(exc: Exception, *, model: str, secret: str) -> errors.ProviderErro
     if status in (401, 403) or kind in ("authentication_error", "permission_error"):
         return errors.AuthFailed(message or "The key was rejected.", **common)
     if status == 429 or kind == "rate_limit_error":
-        return errors.RateLimited(message, retry_after=retry_after_seconds(exc.response.headers, message), **common)
+        return errors.RateLimited(
+            message, retry_after=retry_after_seconds(exc.response.headers, message), **common
+        )
     if status == 529 or kind == "overloaded_error":
         return errors.Overloaded(message or "Overloaded", **common)
     if status in (408, 504) or kind == "timeout_error":

@@ -47,7 +47,9 @@ def map_error(exc: Exception, *, model: str, secret: str) -> errors.ProviderErro
     if status == 429:
         if code == "insufficient_quota" or kind == "insufficient_quota":
             return errors.QuotaExhausted(message or "The account has no quota left.", **common)
-        return errors.RateLimited(message, retry_after=retry_after_seconds(exc.response.headers, message), **common)
+        return errors.RateLimited(
+            message, retry_after=retry_after_seconds(exc.response.headers, message), **common
+        )
     if status == 408:
         return errors.Timeout(message or "The request timed out.", **common)
     if status in (503, 529) or "overloaded" in message.lower():
@@ -76,7 +78,11 @@ class OpenAIProvider(LLMProvider):
                 messages=[{"role": "system", "content": request.instructions}, *messages],  # type: ignore[list-item]  # plain dict messages
                 response_format={
                     "type": "json_schema",
-                    "json_schema": {"name": "sentinel_review", "strict": True, "schema": dict(request.schema)},
+                    "json_schema": {
+                        "name": "sentinel_review",
+                        "strict": True,
+                        "schema": dict(request.schema),
+                    },
                 },
                 max_completion_tokens=request.max_output_tokens,
             )
@@ -92,8 +98,12 @@ class OpenAIProvider(LLMProvider):
         return Completion(
             text=text,
             # OpenAI-compatible servers do not all report usage: estimate from characters then.
-            input_tokens=(usage.prompt_tokens if usage and usage.prompt_tokens is not None else prompt_chars // 4),
-            output_tokens=(usage.completion_tokens if usage and usage.completion_tokens is not None else len(text) // 4),
+            input_tokens=(
+                usage.prompt_tokens if usage and usage.prompt_tokens is not None else prompt_chars // 4
+            ),
+            output_tokens=(
+                usage.completion_tokens if usage and usage.completion_tokens is not None else len(text) // 4
+            ),
             model=completion.model or request.model,
         )
 

@@ -108,7 +108,9 @@ def provider_key_create(
         with transaction.atomic():
             key.save()
     except IntegrityError:
-        raise Conflict(f"A {provider} key labelled {label!r} already exists in this workspace.", code="duplicate_label") from None
+        raise Conflict(
+            f"A {provider} key labelled {label!r} already exists in this workspace.", code="duplicate_label"
+        ) from None
     log.info(
         "provider_key.created",
         workspace_id=workspace.pk,
@@ -148,10 +150,15 @@ def provider_key_test(*, key: ProviderKey, actor: Any = None) -> KeyTestResult:
     except ProviderError as exc:
         return KeyTestResult(ok=False, status=key.status, error=exc.as_dict())
     ProviderKey.objects.filter(pk=key.pk).update(
-        status=ProviderKeyStatus.ACTIVE, last_error="", last_validated_at=timezone.now(), updated_at=timezone.now()
+        status=ProviderKeyStatus.ACTIVE,
+        last_error="",
+        last_validated_at=timezone.now(),
+        updated_at=timezone.now(),
     )
     key.refresh_from_db()
-    log.info("provider_key.tested", workspace_id=key.workspace_id, key_id=key.pk, provider=key.provider, ok=True)
+    log.info(
+        "provider_key.tested", workspace_id=key.workspace_id, key_id=key.pk, provider=key.provider, ok=True
+    )
     return KeyTestResult(ok=True, status=key.status)
 
 

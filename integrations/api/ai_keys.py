@@ -110,5 +110,10 @@ class ProviderKeyViewSet(
         key = self.get_object()
         result = services.provider_key_test(key=key, actor=request.user)
         return Response(
-            {"ok": result.ok, "status": result.status, "error": result.error, "key": ProviderKeySerializer(key).data}
+            {
+                "ok": result.ok,
+                "status": result.status,
+                "error": result.error,
+                "key": ProviderKeySerializer(key).data,
+            }
         )

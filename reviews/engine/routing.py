@@ -119,6 +119,7 @@ def _choose_model(provider: str, wanted: str, plan: Any) -> str | None:
 def eligible_candidates(*, workspace_id: int, policy: Mapping[str, Any]) -> Candidates:
     from billing.selectors import plan_for
     from billing.services import check_ai_allowed
+
     from integrations.models import ProviderKey
 
     keys: dict[str, ProviderKey] = {}
@@ -151,7 +152,9 @@ def eligible_candidates(*, workspace_id: int, policy: Mapping[str, Any]) -> Cand
             byok, base_url = False, platform_base_url(provider)
             wanted = policy_model if preferred[:1] == [provider] else ""
         else:
-            excluded[provider] = "the workspace's key was rejected (invalid)" if provider in invalid else "no active key"
+            excluded[provider] = (
+                "the workspace's key was rejected (invalid)" if provider in invalid else "no active key"
+            )
             continue
         model = _choose_model(provider, wanted or pricing.DEFAULT_MODELS[provider], plan)
         if model is None:
@@ -162,7 +165,9 @@ def eligible_candidates(*, workspace_id: int, policy: Mapping[str, Any]) -> Cand
             excluded[provider] = f"{decision.reason}: {decision.message}"
             continue
         if provider != OFFLINE and circuit.is_open(workspace_id, provider):
-            excluded[provider] = f"cooling down after repeated failures ({circuit.open_for(workspace_id, provider)} s left)"
+            excluded[provider] = (
+                f"cooling down after repeated failures ({circuit.open_for(workspace_id, provider)} s left)"
+            )
             continue
         candidates.append(
             Candidate(

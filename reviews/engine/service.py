@@ -76,7 +76,9 @@ def review(request: EngineRequest) -> EngineResult:
             result = _review_with(candidate, prepared, request, totals)
         except ProviderError as exc:
             routing.record_failure(candidate, exc, workspace_id=request.workspace_id)
-            totals.attempts.append({"provider": candidate.provider, "model": candidate.model, **exc.as_dict()})
+            totals.attempts.append(
+                {"provider": candidate.provider, "model": candidate.model, **exc.as_dict()}
+            )
             log.warning(
                 "ai.provider_failed",
                 provider=candidate.provider,

@@ -27,11 +27,21 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def review_payload(findings: list[dict[str, Any]] | None = None, *, summary: str = "Looks risky.", risk: str = "medium") -> dict[str, Any]:
+def review_payload(
+    findings: list[dict[str, Any]] | None = None, *, summary: str = "Looks risky.", risk: str = "medium"
+) -> dict[str, Any]:
     return {"summary": summary, "risk_level": risk, "findings": findings or []}
 
 
-def finding(path: str, line: int | None, *, title: str = "Possible bug", severity: str = "high", category: str = "bug", **extra: Any) -> dict[str, Any]:
+def finding(
+    path: str,
+    line: int | None,
+    *,
+    title: str = "Possible bug",
+    severity: str = "high",
+    category: str = "bug",
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "file": path,
         "start_line": line,
@@ -47,7 +57,13 @@ def finding(path: str, line: int | None, *, title: str = "Possible bug", severit
 
 
 # --- OpenAI -------------------------------------------------------------------------------------
-def openai_completion(content: str, *, prompt_tokens: int = 1200, completion_tokens: int = 150, model: str = "gpt-4o-mini-2024-07-18") -> dict[str, Any]:
+def openai_completion(
+    content: str,
+    *,
+    prompt_tokens: int = 1200,
+    completion_tokens: int = 150,
+    model: str = "gpt-4o-mini-2024-07-18",
+) -> dict[str, Any]:
     body = copy.deepcopy(load("openai/chat-completions.example.json")["response"]["body"])
     body["model"] = model
     body["choices"][0]["message"]["content"] = content
@@ -64,7 +80,9 @@ def expect_openai_review(server: HTTPServer, payload: dict[str, Any] | str, **kw
     )
 
 
-def expect_openai_error(server: HTTPServer, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+def expect_openai_error(
+    server: HTTPServer, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     server.expect_ordered_request("/v1/chat/completions", method="POST").respond_with_json(
         body, status=status, headers=headers or {}
     )
@@ -76,8 +94,16 @@ def openai_error_body(name: str, variant: int = 0) -> dict[str, Any]:
 
 
 # --- Anthropic ----------------------------------------------------------------------------------
-def anthropic_message(payload: dict[str, Any] | str, *, input_tokens: int = 1500, output_tokens: int = 200, model: str = "claude-sonnet-4-5-20250929") -> dict[str, Any]:
-    recorded = load("anthropic/error-400-invalid-request.recorded.json")[0]["response"]["body"]  # a tool_use turn
+def anthropic_message(
+    payload: dict[str, Any] | str,
+    *,
+    input_tokens: int = 1500,
+    output_tokens: int = 200,
+    model: str = "claude-sonnet-4-5-20250929",
+) -> dict[str, Any]:
+    recorded = load("anthropic/error-400-invalid-request.recorded.json")[0]["response"][
+        "body"
+    ]  # a tool_use turn
     body = copy.deepcopy(recorded)
     body["model"] = model
     if isinstance(payload, str):
@@ -92,22 +118,36 @@ def anthropic_message(payload: dict[str, Any] | str, *, input_tokens: int = 1500
 
 
 def expect_anthropic_review(server: HTTPServer, payload: dict[str, Any] | str, **kwargs: Any) -> None:
-    server.expect_ordered_request("/v1/messages", method="POST").respond_with_json(anthropic_message(payload, **kwargs))
+    server.expect_ordered_request("/v1/messages", method="POST").respond_with_json(
+        anthropic_message(payload, **kwargs)
+    )
 
 
-def expect_anthropic_error(server: HTTPServer, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-    server.expect_ordered_request("/v1/messages", method="POST").respond_with_json(body, status=status, headers=headers or {})
+def expect_anthropic_error(
+    server: HTTPServer, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    server.expect_ordered_request("/v1/messages", method="POST").respond_with_json(
+        body, status=status, headers=headers or {}
+    )
 
 
 def anthropic_429() -> tuple[dict[str, Any], dict[str, str]]:
     response = load("anthropic/error-429-rate-limit.then-200.recorded.json")[0]["response"]
-    headers = {k: v for k, v in response["headers"].items() if k not in ("content-length", "content-type", "connection")}
+    headers = {
+        k: v
+        for k, v in response["headers"].items()
+        if k not in ("content-length", "content-type", "connection")
+    }
     return response["body"], headers
 
 
 def anthropic_529() -> tuple[dict[str, Any], dict[str, str]]:
     variant = load("anthropic/error-529-overloaded.json")["variants"][0]
-    headers = {k: v for k, v in variant["headers"].items() if k not in ("content-length", "content-type", "connection", "date")}
+    headers = {
+        k: v
+        for k, v in variant["headers"].items()
+        if k not in ("content-length", "content-type", "connection", "date")
+    }
     return variant["body"], headers
 
 
@@ -119,6 +159,13 @@ def slow(seconds: float, body: dict[str, Any]):
         return Response(json.dumps(body), status=200, content_type="application/json")
 
     return handler
+
+
+def wait_for_requests(server: HTTPServer, count: int, timeout: float = 5.0) -> None:
+    """Let a slow handler finish before the test ends, so its request is not logged in the next test."""
+    deadline = time.monotonic() + timeout
+    while len(server.log) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def sent_json(server: HTTPServer, index: int = -1) -> dict[str, Any]:

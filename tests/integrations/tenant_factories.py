@@ -53,3 +53,19 @@ def make_command_run(workspace: Workspace) -> CommandRun:
         workspace=workspace, repository=repository, external_reference=f"github:comment:{comment_id}",
         pr_number=1, comment_id=comment_id, command="help", author_login="octocat", author_association="OWNER",
     )
+
+
+# --- AI provider keys (BYOK) ----------------------------------------------------------------------
+from integrations.ai import services as ai_services  # noqa: E402
+from integrations.models import ProviderKey  # noqa: E402
+
+
+@tenant_factory(ProviderKey)
+def make_provider_key(workspace: Workspace) -> ProviderKey:
+    return ai_services.provider_key_create(
+        workspace=workspace,
+        actor=None,
+        provider="openai",
+        label=f"key-{secrets.token_hex(3)}",
+        secret=f"sk-test-{secrets.token_hex(16)}",
+    )

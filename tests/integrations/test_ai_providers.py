@@ -40,7 +40,9 @@ def anthropic(server: HTTPServer) -> AnthropicProvider:
 
 # --- OpenAI -------------------------------------------------------------------------------------
 def test_openai_success_sends_json_schema_and_returns_validated_findings_with_usage(httpserver: HTTPServer):
-    llm.expect_openai_review(httpserver, llm.review_payload([llm.finding("app.py", 2, title="eval on input")]))
+    llm.expect_openai_review(
+        httpserver, llm.review_payload([llm.finding("app.py", 2, title="eval on input")])
+    )
 
     reply = openai(httpserver).review(REQUEST)
 
@@ -61,7 +63,10 @@ def test_openai_success_sends_json_schema_and_returns_validated_findings_with_us
 
 def test_openai_429_with_retry_after_raises_rate_limited_for_the_job_platform(httpserver: HTTPServer):
     llm.expect_openai_error(
-        httpserver, 429, llm.openai_error_body("error-429-rate-limit-exceeded.json", 1), headers={"retry-after": "7"}
+        httpserver,
+        429,
+        llm.openai_error_body("error-429-rate-limit-exceeded.json", 1),
+        headers={"retry-after": "7"},
     )
 
     with pytest.raises(errors.RateLimited) as caught:
@@ -126,7 +131,14 @@ def test_openai_401_is_auth_failed_and_the_key_is_scrubbed_from_the_message(http
 
 
 def test_openai_400_is_a_permanent_bad_request(httpserver: HTTPServer):
-    body = {"error": {"message": "Invalid schema for response_format", "type": "invalid_request_error", "param": None, "code": None}}
+    body = {
+        "error": {
+            "message": "Invalid schema for response_format",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
     llm.expect_openai_error(httpserver, 400, body)
     with pytest.raises(errors.BadRequest) as caught:
         openai(httpserver).review(REQUEST)
@@ -141,11 +153,16 @@ def test_openai_timeout(httpserver: HTTPServer):
     with pytest.raises(errors.Timeout) as caught:
         openai(httpserver).review(quick)
     assert caught.value.fallback is True
+    llm.wait_for_requests(httpserver, 1)
 
 
 def test_openai_invalid_json_is_repaired_once(httpserver: HTTPServer):
-    llm.expect_openai_review(httpserver, "Sure! Here are my findings: the eval is bad.", prompt_tokens=1000, completion_tokens=20)
-    llm.expect_openai_review(httpserver, llm.review_payload([llm.finding("app.py", 2)]), prompt_tokens=1100, completion_tokens=90)
+    llm.expect_openai_review(
+        httpserver, "Sure! Here are my findings: the eval is bad.", prompt_tokens=1000, completion_tokens=20
+    )
+    llm.expect_openai_review(
+        httpserver, llm.review_payload([llm.finding("app.py", 2)]), prompt_tokens=1100, completion_tokens=90
+    )
 
     reply = openai(httpserver).review(REQUEST)
 
@@ -159,7 +176,9 @@ def test_openai_invalid_json_is_repaired_once(httpserver: HTTPServer):
 
 def test_openai_output_invalid_twice_raises_invalid_output(httpserver: HTTPServer):
     llm.expect_openai_review(httpserver, "not json")
-    llm.expect_openai_review(httpserver, json.dumps({"summary": "x", "risk_level": "low", "findings": [{"file": "a.py"}]}))
+    llm.expect_openai_review(
+        httpserver, json.dumps({"summary": "x", "risk_level": "low", "findings": [{"file": "a.py"}]})
+    )
 
     with pytest.raises(errors.InvalidOutput) as caught:
         openai(httpserver).review(REQUEST)
@@ -184,7 +203,9 @@ def test_openai_key_validation_uses_the_model_list(httpserver: HTTPServer):
 
 # --- Anthropic ----------------------------------------------------------------------------------
 def test_anthropic_success_forces_the_review_tool_and_reads_its_input(httpserver: HTTPServer):
-    llm.expect_anthropic_review(httpserver, llm.review_payload([llm.finding("app.py", 2, title="eval on input")]))
+    llm.expect_anthropic_review(
+        httpserver, llm.review_payload([llm.finding("app.py", 2, title="eval on input")])
+    )
 
     reply = anthropic(httpserver).review(ANTHROPIC_REQUEST)
 
@@ -193,7 +214,11 @@ def test_anthropic_success_forces_the_review_tool_and_reads_its_input(httpserver
     # claude-sonnet-4-5: $3 / $15 per 1M -> 1500*3 + 200*15 = 7500 micro-USD
     assert reply.cost_microusd == 7500
     request, _ = httpserver.log[0]
-    assert request.headers["x-api-key"] == llm.ANTHROPIC_KEY
+    # SDK versions differ: `x-api-key: <key>` or `Authorization: Bearer <key>`.
+    sent_key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix(
+        "Bearer "
+    )
+    assert sent_key == llm.ANTHROPIC_KEY
     assert request.headers["anthropic-version"]
     body = llm.sent_json(httpserver)
     assert body["system"] == "Review the diff."
@@ -237,13 +262,18 @@ def test_anthropic_401_is_auth_failed(httpserver: HTTPServer):
 
 
 def test_anthropic_timeout(httpserver: HTTPServer):
-    httpserver.expect_request("/v1/messages").respond_with_handler(llm.slow(1.5, llm.anthropic_message(llm.review_payload())))
+    httpserver.expect_request("/v1/messages").respond_with_handler(
+        llm.slow(1.5, llm.anthropic_message(llm.review_payload()))
+    )
     with pytest.raises(errors.Timeout):
-        anthropic(httpserver).review(ProviderRequest(**{**ANTHROPIC_REQUEST.__dict__, "timeout_seconds": 0.3}))
+        anthropic(httpserver).review(
+            ProviderRequest(**{**ANTHROPIC_REQUEST.__dict__, "timeout_seconds": 0.3})
+        )
+    llm.wait_for_requests(httpserver, 1)
 
 
 def test_anthropic_text_reply_is_validated_then_repaired_then_rejected(httpserver: HTTPServer):
-    llm.expect_anthropic_review(httpserver, "```json\n{\"summary\": \"ok\"\n```")  # truncated JSON
+    llm.expect_anthropic_review(httpserver, '```json\n{"summary": "ok"\n```')  # truncated JSON
     llm.expect_anthropic_review(httpserver, {"summary": "ok", "risk_level": "extreme", "findings": []})
 
     with pytest.raises(errors.InvalidOutput) as caught:
