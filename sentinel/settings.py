@@ -213,6 +213,10 @@ SENTINEL_AI_BREAKER_THRESHOLD = env.int("SENTINEL_AI_BREAKER_THRESHOLD", default
 SENTINEL_AI_BREAKER_COOLDOWN = env.int("SENTINEL_AI_BREAKER_COOLDOWN", default=300)
 # Extra/overriding prices, JSON {"provider/model": [usd_per_1M_input, usd_per_1M_output]}.
 SENTINEL_AI_PRICES = env.str("SENTINEL_AI_PRICES", default="")
+# Egress guard for per-key base URLs (SSRF): allowed hosts (empty = any public host), and whether
+# private/loopback addresses may be used (on for self-hosted Ollama/vLLM on the local network).
+SENTINEL_AI_EGRESS_ALLOWLIST = env.list("SENTINEL_AI_EGRESS_ALLOWLIST", default=[])
+SENTINEL_AI_ALLOW_PRIVATE_BASE_URLS = env.bool("SENTINEL_AI_ALLOW_PRIVATE_BASE_URLS", default=False)
 GITHUB_APP_ID = env.str("GITHUB_APP_ID", default="")
 GITHUB_APP_PRIVATE_KEY = env.str("GITHUB_APP_PRIVATE_KEY", default="")
 GITHUB_WEBHOOK_SECRET = env.str("GITHUB_WEBHOOK_SECRET", default="")

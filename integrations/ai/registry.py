@@ -18,6 +18,10 @@ def build_provider(name: str, credentials: Credentials | None = None) -> Provide
         return OfflineProvider()
     if credentials is None:
         raise ValueError(f"provider {name!r} needs credentials")
+    if name in MODEL_PROVIDERS:
+        from integrations.ai.egress import check_destination
+
+        check_destination(name, credentials.base_url)  # before any connection (SSRF guard)
     if name == OPENAI:
         from integrations.ai.openai_provider import OpenAIProvider
 

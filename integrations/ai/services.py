@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from integrations import crypto
 from integrations.ai.base import Credentials
-from integrations.ai.errors import AuthFailed, ProviderError
+from integrations.ai.egress import EgressBlocked, check_destination
+from integrations.ai.errors import AuthFailed, ProviderError, ServerError
 from integrations.ai.redaction import scrub_secrets
 from integrations.ai.registry import build_provider
 from integrations.models import AIProvider, ProviderKey, ProviderKeyStatus
@@ -31,6 +32,12 @@ class ProviderKeyRejected(ApplicationError):
     status_code = 400
     code = "provider_key_rejected"
     message = "The provider rejected this key."
+
+
+class ProviderUnreachable(ApplicationError):
+    status_code = 400
+    code = "provider_unreachable"
+    message = "Nothing answered at the provider's address; check the base URL."
 
 
 class ProviderUnavailable(ApplicationError):
@@ -80,16 +87,26 @@ def provider_key_create(
         raise ValidationFailed(fields={"provider": [f"Choose one of: {', '.join(AIProvider.values)}."]})
     if len(secret) < 8:
         raise ValidationFailed(fields={"secret": ["The key is too short."]})
+    if base_url.strip():  # the official APIs need no check here; calls are checked when made
+        try:
+            check_destination(provider, base_url.strip())
+        except EgressBlocked as exc:
+            raise ValidationFailed(fields={"base_url": [exc.message]}) from None
     validated_at = None
     if validate:
         credentials = Credentials(api_key=secret, base_url=base_url, byok=True)
         try:
             _check(provider, credentials, default_model)
+        except EgressBlocked as exc:
+            raise ValidationFailed(fields={"base_url": [exc.message]}) from None
         except AuthFailed as exc:
             raise ProviderKeyRejected(extra={"provider_error": exc.as_dict()}) from None
         except ProviderError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 raise ProviderKeyRejected(extra={"provider_error": exc.as_dict()}) from None
+            if isinstance(exc, ServerError) and exc.status is None:
+                # Nothing answered at that address: most likely a wrong base URL, the caller's to fix.
+                raise ProviderUnreachable(extra={"provider_error": exc.as_dict()}) from None
             raise ProviderUnavailable(extra={"provider_error": exc.as_dict()}) from None
         validated_at = timezone.now()
     key = ProviderKey(

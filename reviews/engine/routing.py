@@ -119,7 +119,6 @@ def _choose_model(provider: str, wanted: str, plan: Any) -> str | None:
 def eligible_candidates(*, workspace_id: int, policy: Mapping[str, Any]) -> Candidates:
     from billing.selectors import plan_for
     from billing.services import check_ai_allowed
-
     from integrations.models import ProviderKey
 
     keys: dict[str, ProviderKey] = {}

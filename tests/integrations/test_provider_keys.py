@@ -177,3 +177,41 @@ def test_rotation_re_encrypts_with_the_newest_key(workspace, settings):
     key.refresh_from_db()
     assert key.reveal() == llm.OPENAI_KEY
     assert key.status == ProviderKeyStatus.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("base_url", "allow_private", "allowlist", "blocked"),
+    [
+        ("http://10.0.0.5/v1", False, [], True),
+        ("http://169.254.169.254/latest", False, [], True),  # cloud metadata
+        ("http://localhost:11434/v1", False, [], True),
+        ("http://ollama.internal:11434/v1", False, [], True),
+        ("http://localhost:11434/v1", True, [], False),  # self-hosted Ollama, allowed by the operator
+        ("https://93.184.216.34/v1", False, ["localhost"], True),  # not on the allowlist
+        ("ftp://example.com/", True, [], True),
+    ],
+)
+def test_base_urls_are_guarded_against_request_forgery(settings, base_url, allow_private, allowlist, blocked):
+    from integrations.ai.egress import EgressBlocked, check_destination
+
+    settings.SENTINEL_AI_ALLOW_PRIVATE_BASE_URLS = allow_private
+    settings.SENTINEL_AI_EGRESS_ALLOWLIST = allowlist
+    if blocked:
+        with pytest.raises(EgressBlocked):
+            check_destination("openai", base_url)
+    else:
+        check_destination("openai", base_url)
+
+
+def test_a_private_base_url_is_refused_before_any_call(workspace, admin_client, settings):
+    settings.SENTINEL_AI_ALLOW_PRIVATE_BASE_URLS = False
+    payload = {
+        "provider": "openai",
+        "label": "x",
+        "secret": llm.OPENAI_KEY,
+        "base_url": "http://10.1.2.3/v1",
+        "validate": True,
+    }
+    response = admin_client.post(url(workspace), payload, format="json")
+    assert response.status_code == 400
+    assert "base_url" in response.json()["error"]["fields"]
