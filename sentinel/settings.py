@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
         "CommandStatusEnum": "integrations.models.CommandStatus",
         "RunStatusEnum": "reviews.models.RunStatus",
         "ProviderKeyStatusEnum": "integrations.models.ProviderKeyStatus",
+        "AIProviderEnum": "integrations.models.AIProvider",
+        "SourceProviderEnum": "integrations.models.SourceProvider",
     },
 }
 
