@@ -55,13 +55,42 @@ def make_dead_letters(redis_conn):
     return make
 
 
-def _dispatch(n: int, webhooks: int, start: int, workspace_id: int | None) -> None:
+@pytest.fixture
+def recorded_dead_letters(redis_conn, django_capture_on_commit_callbacks):
+    """Dead letters recorded by the platform's own service (`record_dead_letter`, what the worker
+    calls on a job's last failure) for real queued rq jobs, without running a worker: for tests
+    about the console's pages and actions that need no job to run (no transactional database)."""
+    from queues.connection import SentinelJob
+    from queues.deadletters import record_dead_letter
+
+    def make(n: int = 1, *, workspace_id: int | None = None, webhooks: int = 0) -> list[DeadLetter]:
+        start = DeadLetter.objects.count()
+        with django_capture_on_commit_callbacks(execute=True):
+            job_ids = _dispatch(n, webhooks, start, workspace_id)
+        letters = []
+        for job_id in job_ids:
+            job = SentinelJob.fetch(job_id, connection=redis_conn)
+            letters.append(
+                record_dead_letter(job=job, error="RuntimeError: upstream is down", traceback="Traceback...")
+            )
+        return letters
+
+    return make
+
+
+def _dispatch(n: int, webhooks: int, start: int, workspace_id: int | None) -> list[str]:
+    ids = []
     for i in range(n):
-        dispatch(
-            jobs.fails_until_fixed,
-            workspace_id=workspace_id,
-            entity_ids={"n": start + i},
-            data={"marker": f"m{start + i}", "api_token": "tok-should-be-masked"},
+        ids.append(
+            dispatch(
+                jobs.fails_until_fixed,
+                workspace_id=workspace_id,
+                entity_ids={"n": start + i},
+                data={"marker": f"m{start + i}", "api_token": "tok-should-be-masked"},
+            )
         )
     for i in range(webhooks):
-        dispatch(jobs.webhook_fails, workspace_id=workspace_id, entity_ids={"n": start + i}, data={})
+        ids.append(
+            dispatch(jobs.webhook_fails, workspace_id=workspace_id, entity_ids={"n": start + i}, data={})
+        )
+    return ids

@@ -9,7 +9,7 @@ from django.urls import reverse
 from queues.models import DeadLetter, DeadLetterEvent
 from queues.testing import drain
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:queues_deadletter_changelist"
 
@@ -19,8 +19,8 @@ def post_action(client, action, pks, **extra):
     return client.post(reverse(CHANGELIST), data)
 
 
-def test_bulk_replay_shows_a_summary_first_and_changes_nothing(client, superuser, make_dead_letters):
-    letters = make_dead_letters(3, webhooks=1)
+def test_bulk_replay_shows_a_summary_first_and_changes_nothing(client, superuser, recorded_dead_letters):
+    letters = recorded_dead_letters(3, webhooks=1)
     client.force_login(superuser)
     response = post_action(client, "replay", [dl.pk for dl in letters], index="0")
     assert response.status_code == 200
@@ -32,6 +32,7 @@ def test_bulk_replay_shows_a_summary_first_and_changes_nothing(client, superuser
     assert not LogEntry.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # real failures and a real worker run
 def test_confirmed_bulk_replay_runs_the_jobs_and_writes_one_audit_entry_each(
     client, superuser, make_dead_letters, redis_conn
 ):
@@ -53,8 +54,8 @@ def test_confirmed_bulk_replay_runs_the_jobs_and_writes_one_audit_entry_each(
     assert sorted(x.decode() for x in redis_conn.lrange("console:ran", 0, -1)) == ["m0", "m1"]
 
 
-def test_already_handled_rows_are_counted_as_skipped_and_left_alone(client, superuser, make_dead_letters):
-    letters = make_dead_letters(3)
+def test_already_handled_rows_are_counted_as_skipped_and_left_alone(client, superuser, recorded_dead_letters):
+    letters = recorded_dead_letters(3)
     client.force_login(superuser)
     post_action(client, "discard", [letters[0].pk], console_confirm="yes")
     response = post_action(client, "replay", [dl.pk for dl in letters], index="0")
@@ -67,8 +68,8 @@ def test_already_handled_rows_are_counted_as_skipped_and_left_alone(client, supe
     assert LogEntry.objects.filter(object_id=str(letters[0].pk)).count() == 1  # only the discard
 
 
-def test_bulk_discard_is_superuser_only(client, staff_operator, superuser, make_dead_letters):
-    letters = make_dead_letters(2)
+def test_bulk_discard_is_superuser_only(client, staff_operator, superuser, recorded_dead_letters):
+    letters = recorded_dead_letters(2)
     client.force_login(staff_operator)
     response = post_action(client, "discard", [dl.pk for dl in letters], console_confirm="yes")
     assert response.status_code == 302
@@ -80,8 +81,8 @@ def test_bulk_discard_is_superuser_only(client, staff_operator, superuser, make_
     assert LogEntry.objects.filter(user=superuser).count() == 2
 
 
-def test_staff_may_discard_a_single_dead_letter_from_its_page(client, staff_operator, make_dead_letters):
-    (letter,) = make_dead_letters(1)
+def test_staff_may_discard_a_single_dead_letter_from_its_page(client, staff_operator, recorded_dead_letters):
+    (letter,) = recorded_dead_letters(1)
     client.force_login(staff_operator)
     page = client.get(reverse("admin:queues_deadletter_change", args=[letter.pk]))
     url = reverse("admin:queues_deadletter_console_action", args=[letter.pk, "discard"])
@@ -101,8 +102,8 @@ def test_staff_may_discard_a_single_dead_letter_from_its_page(client, staff_oper
     )
 
 
-def test_non_staff_get_no_console_page(client, member, make_dead_letters):
-    (letter,) = make_dead_letters(1)
+def test_non_staff_get_no_console_page(client, member, recorded_dead_letters):
+    (letter,) = recorded_dead_letters(1)
     client.force_login(member)
     urls = [
         reverse(CHANGELIST),
@@ -121,8 +122,8 @@ def test_non_staff_get_no_console_page(client, member, make_dead_letters):
     assert DeadLetter.objects.get().status == "pending"
 
 
-def test_dead_letter_pages_never_show_the_masked_secret(client, superuser, make_dead_letters):
-    (letter,) = make_dead_letters(1)
+def test_dead_letter_pages_never_show_the_masked_secret(client, superuser, recorded_dead_letters):
+    (letter,) = recorded_dead_letters(1)
     client.force_login(superuser)
     detail = client.get(reverse("admin:queues_deadletter_change", args=[letter.pk])).content.decode()
     assert "tok-should-be-masked" not in detail
@@ -130,9 +131,9 @@ def test_dead_letter_pages_never_show_the_masked_secret(client, superuser, make_
 
 
 def test_dead_letters_are_found_by_job_id_correlation_id_queue_and_workspace(
-    client, superuser, make_dead_letters
+    client, superuser, recorded_dead_letters
 ):
-    letters = make_dead_letters(2, workspace_id=77, webhooks=1)
+    letters = recorded_dead_letters(2, workspace_id=77, webhooks=1)
     client.force_login(superuser)
     url = reverse(CHANGELIST)
 

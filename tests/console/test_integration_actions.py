@@ -13,7 +13,7 @@ from tests.integrations.conftest import Deliveries, payload
 from tests.reviews.factories import make_repository
 from tests.workspaces.factories import make_workspace
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def post_action(client, model: str, action: str, pks, **extra):
@@ -44,6 +44,7 @@ def test_enable_and_disable_repositories_through_the_service_with_audit(client, 
     )
 
 
+@pytest.mark.django_db(transaction=True)  # the routing job runs in a real worker
 def test_a_delivery_whose_job_was_lost_is_routed_after_reprocess(
     client, superuser, github_settings, redis_conn
 ):

@@ -13,7 +13,7 @@ from reviews.models import ReviewRun, RunStatus
 from tests.reviews.factories import make_run
 from tests.workspaces.factories import make_workspace
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:reviews_reviewrun_changelist"
 
@@ -95,8 +95,16 @@ def test_run_page_links_everything_related_and_every_link_works(client, superuse
     client.force_login(superuser)
     page = client.get(reverse("admin:reviews_reviewrun_change", args=[failed.pk])).content.decode()
     related = re.search(r'<div class="readonly">([^\n]*?dead letter[^\n]*?)</div>', page).group(1)
-    links = dict((text, html.unescape(url)) for url, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', related))
-    assert set(links) >= {"0 finding(s)", "0 annotation(s)", "0 dead letter(s)", "usage records", "trace corr-run-1"}
+    links = dict(
+        (text, html.unescape(url)) for url, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', related)
+    )
+    assert set(links) >= {
+        "0 finding(s)",
+        "0 annotation(s)",
+        "0 dead letter(s)",
+        "usage records",
+        "trace corr-run-1",
+    }
     assert f"job_id__in=review-run-{failed.pk}" in links["0 dead letter(s)"].replace("%2C", ",")
     for text, url in links.items():
         response = client.get(url)
