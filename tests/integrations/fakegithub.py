@@ -221,7 +221,17 @@ class FakeGitHub:
             self.violations.append(violation)
             return self._json({"message": "Invalid request.", "errors": [violation]}, 422)
         if installation_id is not None and self.rate_remaining.get(installation_id) is not None:
-            self.rate_remaining[installation_id] = max(0, self.rate_remaining[installation_id] - 1)
+            reset = self.rate_reset.get(installation_id, 0)
+            if self.rate_remaining[installation_id] <= 0 and reset > time.time():
+                return self._json(
+                    {"message": f"API rate limit exceeded for installation ID {installation_id}.",
+                     "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
+                    403, installation_id=installation_id,
+                )
+            if self.rate_remaining[installation_id] <= 0:  # the window reset
+                self.rate_remaining[installation_id] = 5000
+                self.rate_reset[installation_id] = int(time.time()) + 3600
+            self.rate_remaining[installation_id] -= 1
         return self.route(request, path, body, installation_id)
 
     def route(self, request: Request, path: str, body: Any, installation_id: int | None) -> Response:
