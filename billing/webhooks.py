@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from billing import plans
 from billing.models import StripeEvent, StripeEventStatus, Subscription, SubscriptionStatus
-from billing.services import announce_change, snapshot
+from billing.services import announce_change, ensure_subscription, snapshot
 from queues.dispatch import dispatch
+from workspaces.models import Workspace
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +59,26 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), UTC) if value not in (None, "") else None
 
 
+def _verify(payload: bytes, signature: str, configured: str) -> None:
+    """`stripe.Webhook.construct_event` against each configured secret (comma-separated, so an
+    endpoint secret can be rolled without rejecting deliveries signed with the old one)."""
+    error: Exception | None = None
+    for secret in [part.strip() for part in configured.split(",") if part.strip()]:
+        try:
+            stripe.Webhook.construct_event(payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE)
+            return
+        except stripe.SignatureVerificationError as exc:
+            error = exc
+    raise error or stripe.SignatureVerificationError("no webhook secret", signature)
+
+
 def receive_stripe_event(*, payload: bytes, signature: str) -> tuple[StripeEvent, bool]:
     """Verify, store once, queue. Returns (event, created). Raises InvalidStripeSignature."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise StripeNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE)
+        _verify(payload, signature, secret)
         data = json.loads(payload)
         event_id, event_type, created = str(data["id"]), str(data["type"]), _ts(data["created"])
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
@@ -137,9 +151,14 @@ def _find_subscription(*, subscription_id: str = "", customer_id: str = "", work
             return found
     if workspace_id not in (None, ""):
         try:
-            return queryset.filter(workspace_id=int(workspace_id)).first()
+            workspace_pk = int(workspace_id)
         except (TypeError, ValueError):
             return None
+        if not Workspace.objects.filter(pk=workspace_pk).exists():
+            return None
+        # A workspace from before billing existed has no row yet: it is on free until now.
+        ensure_subscription(workspace_id=workspace_pk)
+        return queryset.filter(workspace_id=workspace_pk).first()
     return None
 
 

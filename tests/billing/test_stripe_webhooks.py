@@ -99,6 +99,16 @@ def test_bad_signature_answers_400_and_stores_nothing(case: str) -> None:
 
 
 @fast
+def test_a_rolled_secret_accepts_both_while_configured(settings) -> None:
+    settings.STRIPE_WEBHOOK_SECRET = f"whsec_new_one, {WEBHOOK_SECRET}"
+    body = (FIXTURES / "events" / "invoice.paid.json").read_bytes()
+    assert post(body, sign(body, secret="whsec_new_one")).status_code == 200
+    assert post(body, sign(body)).status_code == 200  # the old secret, still listed
+    assert post(body, sign(body, secret="whsec_unknown")).status_code == 400
+    assert StripeEvent.objects.count() == 1
+
+
+@fast
 def test_unconfigured_secret_answers_503_and_stores_nothing(settings) -> None:
     settings.STRIPE_WEBHOOK_SECRET = ""
     body = (FIXTURES / "events" / "invoice.paid.json").read_bytes()
@@ -251,6 +261,7 @@ def test_unmapped_price_fails_visibly_without_changing_the_plan() -> None:
 @fast
 def test_checkout_completed_links_the_customer_by_client_reference_id() -> None:
     workspace = workspace_on("free")
+    Subscription.objects.filter(workspace=workspace).delete()  # a workspace from before billing
     event = load_event("checkout.session.completed")
     event["id"] = "evt_checkout"
     # Fixture caveat: the sample session has customer null; a real completed one carries it.
