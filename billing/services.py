@@ -48,6 +48,12 @@ def run_key_for(run_id: int) -> str:
 
 def _lock_counter(workspace_id: int, metric: str, period_start: datetime) -> QuotaCounter:
     """The period's counter row for `metric`, created if missing, locked until the transaction ends."""
+    if connection.vendor != "postgresql":
+        # SQLite (`make run`): one worker, no concurrent insert to guard against.
+        QuotaCounter.objects.get_or_create(workspace_id=workspace_id, metric=metric, period_start=period_start)
+        return QuotaCounter.objects.select_for_update().get(
+            workspace_id=workspace_id, metric=metric, period_start=period_start
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {QuotaCounter._meta.db_table} "  # noqa: S608 - table name from the model
