@@ -297,6 +297,7 @@ class ConsoleActionsMixin:
         method = getattr(self, spec.name)
         opts = self.model._meta  # type: ignore[attr-defined]
         for obj in objects:
+            pk = obj.pk  # a service that deletes the row clears obj.pk; the audit entry still names it
             try:
                 result = method(request, obj, note) or "done"
             except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the others
@@ -323,6 +324,8 @@ class ConsoleActionsMixin:
                 )
             if note:
                 message += f" — reason: {note}"
+            if obj.pk is None:
+                obj.pk = pk
             self.log_change(request, obj, message[:2000])  # type: ignore[attr-defined]
         return outcome
 

@@ -1,6 +1,7 @@
 """Operator console for BYOK provider keys. The secret is never shown: not the ciphertext, not a
 prefix — only the masked last four characters. Keys are added by workspace admins through the
-API (the admin has no secret field); operators can test, and delete."""
+API (the admin has no secret field); operators can test, close the circuit breaker and deactivate
+(delete through the service, audited; Django's own delete is off so every removal is)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class ProviderKeyAdmin(ConsoleActionsMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys carry a secret: workspace admins add them through the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProviderKey | None = None) -> bool:
+        return False  # removal goes through the Deactivate action: the service, a reason, an audit entry
 
     @admin.display(description="workspace", ordering="workspace__slug")
     def workspace_link(self, obj: ProviderKey) -> str:
@@ -71,6 +75,20 @@ class ProviderKeyAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     def close_breaker(self, request: HttpRequest, obj: ProviderKey, note: str) -> str:
         circuit.reset(obj.workspace_id, obj.provider)
         return "circuit breaker closed"
+
+    @console_action(
+        label="Deactivate",
+        description="Each key is deleted with its encrypted secret, so it can never be used again (a leaked or "
+        "abused key). Reviews of the workspace then use the platform's key or stop, as its plan says; a "
+        "workspace admin adds a new key through the API.",
+        destructive=True,
+        reason_required=True,
+        summary_fields=("provider", "status"),
+    )
+    def deactivate(self, request: HttpRequest, obj: ProviderKey, note: str) -> str:
+        masked = obj.masked
+        services.provider_key_delete(key=obj, actor=request.user)
+        return f"key {masked} deleted"
 
 
 __all__ = ["ProviderKeyAdmin", "ProviderKeyStatus"]

@@ -81,3 +81,45 @@ def test_delivery_page_links_its_trace(client, superuser, github_settings, redis
     assert f"/admin/operations/trace/?q={delivery.correlation_id}" in page
     trace = client.get("/admin/operations/trace/", {"q": delivery.correlation_id}).content.decode()
     assert reverse("admin:integrations_webhookdelivery_change", args=[delivery.pk]) in trace
+
+
+def test_deactivating_a_provider_key_deletes_it_through_the_service_and_never_shows_the_secret(
+    client, superuser, staff_operator
+):
+    from django.contrib.auth.models import Permission
+
+    from integrations.models import ProviderKey
+    from tests.integrations.tenant_factories import make_provider_key
+
+    workspace = make_workspace()
+    key = make_provider_key(workspace)
+    secret = key.reveal()
+    client.force_login(superuser)
+    page = client.get(reverse("admin:integrations_providerkey_change", args=[key.pk])).content.decode()
+    assert secret not in page and key.encrypted_secret not in page and key.masked in page
+    url = reverse("admin:integrations_providerkey_console_action", args=[key.pk, "deactivate"])
+    confirm = client.get(url).content.decode()
+    assert "Deactivate 1 of 1 provider key" in confirm and secret not in confirm
+    # The reason is required: without it nothing happens.
+    client.post(url, {"console_confirm": "yes"})
+    assert ProviderKey.objects.filter(pk=key.pk).exists()
+    client.post(url, {"console_confirm": "yes", "console_reason": "leaked in a public gist"})
+    assert not ProviderKey.objects.filter(pk=key.pk).exists()
+    entry = LogEntry.objects.get()
+    assert entry.object_id == str(key.pk)
+    assert entry.change_message == f"Deactivate: key {key.masked} deleted — reason: leaked in a public gist"
+    assert secret not in entry.change_message + entry.object_repr
+    # Bulk deactivation is superuser-only; Django's own delete (unaudited) is off.
+    others = [make_provider_key(workspace), make_provider_key(workspace)]
+    staff_operator.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="integrations", codename__endswith="providerkey")
+    )
+    client.force_login(staff_operator)
+    post_action(
+        client, "providerkey", "deactivate", [k.pk for k in others], console_confirm="yes", console_reason="x"
+    )
+    assert ProviderKey.objects.count() == 2
+    assert (
+        "delete_selected"
+        not in client.get(reverse("admin:integrations_providerkey_changelist")).content.decode()
+    )
