@@ -26,8 +26,19 @@ class SentinelJob(Job):
         return super().get_retry_interval()
 
 
+_client: Redis | None = None
+
+
 def get_redis() -> Redis:
-    return django_rq.get_connection("default")
+    """The process's one Redis client (its pool is thread-safe and resets itself after a fork).
+
+    django-rq builds a new client, and so a new connection with its handshake, on every call;
+    dispatching in a loop then paid a TCP connect per job (bench/bench_job_lifecycle.py).
+    """
+    global _client
+    if _client is None:
+        _client = django_rq.get_connection("default")
+    return _client
 
 
 def get_rq_queue(queue: Queue | str, connection: Redis | None = None) -> RQQueue:

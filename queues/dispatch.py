@@ -29,9 +29,13 @@ log = structlog.get_logger("queues.dispatch")
 
 # Atomically reserve a job id for a rate-limited enqueue (rq refuses unique=True together with a
 # RateLimit, so uniqueness is ours there): 1 = reserved, 0 = a job with this id exists.
+# The reservation expires, so a process dying between claim and enqueue cannot block the id (and
+# the reconciler) forever; the enqueued job's hash is made persistent right after.
+CLAIM_TTL = 60
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'dispatching')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
@@ -130,13 +134,15 @@ def enqueue_envelope(
             rq_queue.enqueue_in(delay, spec.name, args=args, unique=True, **options)
         elif rate_limit is not None:
             claim = connection.register_script(_CLAIM)
-            if not int(claim(keys=[SentinelJob.key_for(envelope.job_id)])):
+            job_key = SentinelJob.key_for(envelope.job_id)
+            if not int(claim(keys=[job_key], args=[CLAIM_TTL])):
                 raise DuplicateJobError(envelope.job_id)
             try:
                 rq_queue.enqueue(spec.name, args=args, rate_limit=rate_limit, **options)
             except Exception:
-                connection.delete(SentinelJob.key_for(envelope.job_id))
+                connection.delete(job_key)
                 raise
+            connection.persist(job_key)  # rq's save keeps the claim's expiry otherwise
         else:
             rq_queue.enqueue(spec.name, args=args, unique=True, **options)
     except DuplicateJobError:

@@ -71,6 +71,16 @@ def test_the_same_workspace_dispatch_twice_queues_one_job(redis_conn):
     assert first == second
     assert queue.job_ids == [first]
     assert SentinelJob.fetch(first, connection=redis_conn).rate_limit_key == "workspace:5:default"
+    assert redis_conn.ttl(SentinelJob.key_for(first)) == -1  # the claim's expiry is gone
+
+
+def test_a_stale_claim_from_a_dead_dispatcher_expires(redis_conn):
+    """A process that died between reserving the id and enqueueing leaves an expiring placeholder."""
+    from queues.dispatch import _CLAIM, CLAIM_TTL
+
+    key = SentinelJob.key_for("jobs-record-n-9")
+    assert redis_conn.register_script(_CLAIM)(keys=[key], args=[CLAIM_TTL]) == 1
+    assert 0 < redis_conn.ttl(key) <= CLAIM_TTL
 
 
 def test_queue_override_and_delay(redis_conn):
