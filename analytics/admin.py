@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from analytics.models import Event, Rollup
+from analytics.models import Event, Rollup, RollupDirty
+from sentinel.admin_actions import ConsoleActionsMixin, console_action
 
 
 def _admin_link(app_model: str, pk: Any, label: Any) -> str:
@@ -83,7 +83,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Rollup)
-class RollupAdmin(ReadOnlyAdmin):
+class RollupAdmin(ConsoleActionsMixin, ReadOnlyAdmin):
     list_display = (
         "bucket_start",
         "granularity",
@@ -103,7 +103,6 @@ class RollupAdmin(ReadOnlyAdmin):
     search_fields = ("workspace__slug",)
     date_hierarchy = "bucket_start"
     list_select_related = ("workspace",)
-    actions = ["recompute_workspaces"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Rollup._meta.fields] + ["workspace_link", "repository_link"]
@@ -118,14 +117,21 @@ class RollupAdmin(ReadOnlyAdmin):
             return "(whole workspace)"
         return _admin_link("integrations_repository", obj.repository_id, f"#{obj.repository_id}")
 
-    @admin.action(description="Recompute the rollups of the selected rows' workspaces (from their oldest bucket)")
-    def recompute_workspaces(self, request: HttpRequest, queryset: QuerySet[Rollup]) -> None:
+    @console_action(
+        label="Recompute",
+        description="The rollups of the selected rows' workspaces are rebuilt from raw events, from each "
+        "workspace's oldest selected bucket on (one job per workspace, on the bulk queue).",
+        summary_fields=("workspace", "granularity"),
+        batch=True,
+    )
+    def recompute_workspaces(self, request: HttpRequest, objects: list[Rollup], note: str) -> str:
         from analytics.jobs import rebuild_rollups
         from queues.dispatch import dispatch
 
         by_workspace: dict[int, Any] = {}
-        for workspace_id, bucket in queryset.values_list("workspace_id", "bucket_start"):
-            by_workspace[workspace_id] = min(bucket, by_workspace.get(workspace_id, bucket))
+        for rollup in objects:
+            bucket = rollup.bucket_start
+            by_workspace[rollup.workspace_id] = min(bucket, by_workspace.get(rollup.workspace_id, bucket))
         for workspace_id, since in by_workspace.items():
             dispatch(
                 rebuild_rollups,
@@ -133,8 +139,14 @@ class RollupAdmin(ReadOnlyAdmin):
                 entity_ids={"workspace_id": workspace_id, "since": since.date().isoformat()},
                 data={"workspace_ids": [workspace_id], "since": since.date().isoformat()},
             )
-        self.message_user(
-            request,
-            f"Queued a rollup recomputation on the bulk queue for {len(by_workspace)} workspace(s).",
-            messages.SUCCESS,
-        )
+        return f"rollup recomputation queued for {len(by_workspace)} workspace(s)"
+
+
+@admin.register(RollupDirty)
+class RollupDirtyAdmin(ReadOnlyAdmin):
+    """Days with events the rollups have not absorbed yet: a long list means the rollup job is behind."""
+
+    list_display = ("workspace_id", "day", "marked_at")
+    list_filter = ("day",)
+    search_fields = ("=workspace_id",)
+    ordering = ("marked_at",)

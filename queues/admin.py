@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from queues.deadletters import discard_dead_letter, replay_dead_letter
-from queues.models import DeadLetter, DeadLetterEvent
+from queues.models import DeadLetter, DeadLetterEvent, IdempotencyKey
 from queues.topology import Queue
 from sentinel.admin_actions import (
     ConsoleActionsMixin,
@@ -175,3 +175,24 @@ class DeadLetterAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def discard(self, request: HttpRequest, obj: DeadLetter, note: str) -> str:
         discard_dead_letter(dead_letter=obj, actor=actor_for(request), reason=note)
         return "discarded"
+
+
+@admin.register(DeadLetterEvent)
+class DeadLetterEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The replay/discard trail the services keep (also shown inline on each dead letter)."""
+
+    list_display = ("created_at", "action", "actor", "dead_letter", "note")
+    list_filter = ("action", "created_at")
+    search_fields = ("actor", "note", "=dead_letter__job_id")
+    list_select_related = ("dead_letter",)
+    raw_id_fields = ("dead_letter",)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Side effects that happened (one row each): look a key up to see whether an effect already ran."""
+
+    list_display = ("key", "created_at")
+    search_fields = ("key",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False

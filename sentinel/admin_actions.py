@@ -46,6 +46,7 @@ from urllib.parse import urlencode
 import structlog
 from django.contrib import messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -86,7 +87,8 @@ class ConsoleActionSpec:
     skip_if: Callable[[Any], SkipReason] | None = None
     # Shown on the change page as a button only when this returns True for the object.
     show_button: Callable[[Any], bool] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The method takes the list of eligible objects at once: `(self, request, objects, note) -> str`.
+    batch: bool = False
 
 
 @dataclass
@@ -107,11 +109,14 @@ def console_action(
     summary_fields: Iterable[str] = (),
     skip_if: Callable[[Any], SkipReason] | None = None,
     show_button: Callable[[Any], bool] | None = None,
+    batch: bool = False,
 ) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Declare a ModelAdmin method `(self, request, obj, note) -> str` as a confirmed, audited action.
 
     `label` is the verb ("Replay"); `description` is the paragraph on the confirmation page
     explaining what will happen. `skip_if(obj)` returns why an object is left out (or None).
+    With `batch=True` the method is `(self, request, objects, note) -> str` and is called once
+    with every eligible object (when the work is per group, e.g. one job per workspace).
     """
 
     def decorate(method: Callable[..., str]) -> Callable[..., str]:
@@ -126,6 +131,7 @@ def console_action(
             summary_fields=tuple(summary_fields),
             skip_if=skip_if,
             show_button=show_button,
+            batch=batch,
         )
         return method
 
@@ -296,6 +302,8 @@ class ConsoleActionsMixin:
         outcome = ActionOutcome()
         method = getattr(self, spec.name)
         opts = self.model._meta  # type: ignore[attr-defined]
+        if spec.batch:
+            return self._perform_batch(request, spec, objects, note)
         for obj in objects:
             pk = obj.pk  # a service that deletes the row clears obj.pk; the audit entry still names it
             try:
@@ -327,6 +335,32 @@ class ConsoleActionsMixin:
             if obj.pk is None:
                 obj.pk = pk
             self.log_change(request, obj, message[:2000])  # type: ignore[attr-defined]
+        return outcome
+
+    def _perform_batch(
+        self, request: HttpRequest, spec: ConsoleActionSpec, objects: list[Model], note: str
+    ) -> ActionOutcome:
+        """One call with every eligible object (e.g. one job per workspace); one audit entry per object."""
+        outcome = ActionOutcome()
+        opts = self.model._meta  # type: ignore[attr-defined]
+        if not objects:
+            return outcome
+        try:
+            result = getattr(self, spec.name)(request, objects, note) or "done"
+        except Exception as exc:  # noqa: BLE001 - reported and audited like a per-object failure
+            error = f"{type(exc).__name__}: {exc}"
+            outcome.failed.extend((obj, error) for obj in objects)
+            message = f"{spec.label} failed: {error}"
+            log.warning("admin.action_failed", action=spec.name, model=opts.label, count=len(objects), error=error[:500])
+        else:
+            outcome.done.extend((obj, result) for obj in objects)
+            message = f"{spec.label}: {result}"
+            log.info("admin.action", action=spec.name, model=opts.label, count=len(objects), actor=actor_for(request))
+        if note:
+            message += f" — reason: {note}"
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk, queryset=objects, action_flag=CHANGE, change_message=message[:2000]
+        )
         return outcome
 
     def _report(self, request: HttpRequest, spec: ConsoleActionSpec, outcome: ActionOutcome) -> None:

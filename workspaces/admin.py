@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from sentinel.admin_actions import ConsoleActionsMixin, console_action
 from workspaces.models import ApiToken, Invitation, Membership, Team, Workspace
 
 
@@ -54,7 +55,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     """Tokens show only their prefix; the hash is never displayed. Operators revoke, never create here
     (use `manage.py create_api_token`, which prints the secret once)."""
 
@@ -64,18 +65,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ("workspace", "user")
     fields = ("prefix", "name", "workspace", "user", "scopes", "expires_at", "last_used_at", "revoked_at", "created_at")
     readonly_fields = ("prefix", "workspace", "user", "scopes", "last_used_at", "revoked_at", "created_at")
-    actions = ["revoke_tokens"]
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001 - Django signature
         return False
 
-    @admin.action(description="Revoke selected tokens")
-    def revoke_tokens(self, request, queryset) -> None:  # noqa: ANN001 - Django signature
+    @console_action(
+        label="Revoke",
+        description="Each token stops working at once (401 from then on). Revoking cannot be undone: the "
+        "owner creates a new token.",
+        destructive=True,
+        ask_reason=True,
+        summary_fields=("workspace",),
+        skip_if=lambda token: "already revoked" if token.revoked_at else None,
+    )
+    def revoke_tokens(self, request, obj: ApiToken, note: str) -> str:  # noqa: ANN001 - Django signature
         from workspaces.services import api_token_revoke
 
-        count = 0
-        for token in queryset:
-            if token.revoked_at is None:
-                api_token_revoke(token=token)
-                count += 1
-        self.message_user(request, f"Revoked {count} token(s).")
+        api_token_revoke(token=obj)
+        return f"token {obj.prefix}… revoked"

@@ -152,11 +152,16 @@ def test_the_admin_action_queues_a_rebuild_on_bulk(redis_conn) -> None:
     record(workspace, completed(datetime.now(UTC), duration_ms=5))
     services.update_rollups()
     rollup = Rollup.objects.for_workspace(workspace).filter(granularity=Granularity.DAY).first()
-    response = _operator().post(
-        "/admin/analytics/rollup/", {"action": "recompute_workspaces", "_selected_action": [rollup.pk]}, follow=True
-    )
+    operator = _operator()
+    data = {"action": "recompute_workspaces", "_selected_action": [rollup.pk]}
+    confirm = operator.post("/admin/analytics/rollup/", data)  # the console's confirmation page first
+    assert "Recompute 1 of 1" in confirm.content.decode()
+    response = operator.post("/admin/analytics/rollup/", {**data, "console_confirm": "yes"}, follow=True)
     assert response.status_code == 200
-    assert "Queued a rollup recomputation" in response.content.decode()
+    assert "rollup recomputation queued for 1 workspace(s)" in response.content.decode()
+    from django.contrib.admin.models import LogEntry
+
+    assert LogEntry.objects.filter(object_id=str(rollup.pk), change_message__startswith="Recompute:").exists()
     assert any(j.startswith("analytics-jobs-rebuild_rollups") or "rebuild" in j
                for j in get_rq_queue(Queue.BULK, redis_conn).job_ids)
     drain([Queue.BULK])
