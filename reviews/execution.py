@@ -32,7 +32,7 @@ from unidiff.errors import UnidiffParseError
 
 from integrations.ai import errors as ai_errors
 from integrations.models import Repository
-from integrations.source_control.base import PullRequestInfo, RepositoryRef, SourceControlError
+from integrations.source_control.base import CheckStatus, PullRequestInfo, RepositoryRef, SourceControlError
 from integrations.source_control.registry import get_provider
 from queues import lifecycle
 from queues.exceptions import RetryAfter
@@ -196,6 +196,7 @@ def _execute_locked(*, run_id: int, workspace_id: int, progress: Progress) -> di
 
     provider = get_provider(run.repository.provider)
     ref = repository_ref(run.repository)
+    _mark_in_progress(run, provider, ref)
     try:
         return _review(run, provider, ref, progress)
     except SourceControlError as exc:
@@ -205,6 +206,21 @@ def _execute_locked(*, run_id: int, workspace_id: int, progress: Progress) -> di
             raise
         fail_run(run.pk, code="source_control_error", message=f"Reading the pull request failed: {exc}")
         return {"run_id": run.pk, "outcome": "failed: source_control_error"}
+
+
+def _mark_in_progress(run: ReviewRun, provider: Any, ref: RepositoryRef) -> None:
+    """Show the review as in progress on the head commit. Best effort: PostAnnotations sets the outcome."""
+    from reviews.annotations import STATUS_NAME
+
+    try:
+        provider.set_status(
+            ref,
+            head_sha=run.head_sha,
+            name=STATUS_NAME,
+            status=CheckStatus(state="in_progress", title="Sentinel is reviewing these changes"),
+        )
+    except SourceControlError as exc:
+        log.warning("review_run.status_in_progress_failed", run_id=run.pk, error=str(exc)[:300])
 
 
 def _pull_request(run: ReviewRun, provider: Any, ref: RepositoryRef) -> PullRequestInfo:

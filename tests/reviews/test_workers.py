@@ -120,7 +120,8 @@ def test_cancelling_a_running_run_stops_it_and_reports_cancelled(workspace, git_
     pr = open_local_pr(workspace, git_repo)
     start_workers(workers, reviews_dir, SENTINEL_LOCAL_GIT_DELAYS="get_diff=4")
     run = pr.request()
-    wait_for(lambda: ReviewRun.objects.get(pk=run.pk).status == RunStatus.RUNNING, timeout=30)
+    wait_for(lambda: (pr.status(run.head_sha) or {}).get("state") == "in_progress", timeout=30)
+    assert ReviewRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
     services.cancel_run(run=ReviewRun.objects.get(pk=run.pk), actor="test")
     wait_for(lambda: reported(run), timeout=60)
     run = ReviewRun.objects.get(pk=run.pk)
