@@ -129,6 +129,13 @@ class SentinelSimpleWorker(SentinelWorkerMixin, SimpleWorker):
     No heartbeat is sent while a job runs, so the job's heartbeat must cover its whole timeout.
     """
 
+    @property
+    def heartbeat_grace(self) -> int:
+        # The job cannot outlive its timeout here (rq's SIGALRM death penalty), so the grace only
+        # covers failure handling after it: shorter than the forking workers', which keeps a
+        # `system` job (60 s timeout) of a dead worker retried within 90 s.
+        return _setting("SENTINEL_SIMPLE_WORKER_HEARTBEAT_GRACE", 10)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         timeout = job.timeout if job.timeout and job.timeout > 0 else self.worker_ttl
         return int(timeout) + self.heartbeat_grace

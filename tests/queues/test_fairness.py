@@ -37,13 +37,15 @@ def test_abandoned_work_is_detected_within_90_seconds_with_production_timings(po
     settings.SENTINEL_WORKER_JOB_MONITORING_INTERVAL = 10
     settings.SENTINEL_WORKER_HEARTBEAT_GRACE = 20
     settings.SENTINEL_WORKER_TTL = 25
+    settings.SENTINEL_SIMPLE_WORKER_HEARTBEAT_GRACE = 10
     spec = POOLS[pool]
     worker = spec.worker_class(spec.queue_names, connection=redis_conn_or_none())
     for name in spec.queue_names:
         job = Job.create("tests.queues.jobs.record", connection=worker.connection, timeout=Queue.from_name(name).default_timeout)
-        # Worst case: the worker dies right after a heartbeat; maintenance then needs up to one interval.
+        # Worst case: the worker dies right after a heartbeat; maintenance then needs up to one
+        # interval; then the first retry interval (webhook/external-API policies: 2-3 s).
         detection = worker.get_heartbeat_ttl(job) + worker.maintenance_interval
-        assert detection <= 90, (pool, name, detection)
+        assert detection + 5 <= 90, (pool, name, detection)
 
 
 def redis_conn_or_none():
