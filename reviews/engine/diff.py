@@ -24,7 +24,7 @@ from typing import Any
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from integrations.ai.redaction import PrivateKeyBlock
+from integrations.ai.redaction import PrivateKeyBlock, might_contain_secret
 from queues.exceptions import PermanentFailure
 from reviews.engine import policy as policy_mod
 from reviews.engine.globs import matches_any
@@ -303,9 +303,11 @@ def prepare_diff(diff_text: str, policy: Mapping[str, Any] | None = None) -> Pre
             for line in hunk:
                 line_type = line.line_type
                 value = line.value.rstrip("\n").rstrip("\r")
+                # Most lines hold no secret: skip the redaction rules unless a hint is present.
+                scan = key_block.inside or might_contain_secret(value)
                 if line_type == "+":
                     number = line.target_line_no
-                    value, found = key_block.feed(value)
+                    value, found = key_block.feed(value) if scan else (value, ())
                     if found:
                         redaction_count += len(found)
                         file_diff.redactions.extend((number, r.kind) for r in found)
@@ -314,13 +316,15 @@ def prepare_diff(diff_text: str, policy: Mapping[str, Any] | None = None) -> Pre
                     rendered.append(f"+{number:>5} | {value}")
                 elif line_type == " ":
                     number = line.target_line_no
-                    value, found = key_block.feed(value)
-                    redaction_count += len(found)
+                    if scan:
+                        value, found = key_block.feed(value)
+                        redaction_count += len(found)
                     new_lines[number] = value
                     rendered.append(f" {number:>5} | {value}")
                 elif line_type == "-":
-                    value, found = key_block.feed(value)
-                    redaction_count += len(found)
+                    if scan:
+                        value, found = key_block.feed(value)
+                        redaction_count += len(found)
                     file_diff.removed_count += 1
                     rendered.append(f"-      | {value}")
                 # "\ No newline at end of file" carries nothing to review.
