@@ -23,6 +23,7 @@ import structlog
 
 from integrations.ai.base import ProviderReply, ProviderRequest, ReviewFile
 from integrations.ai.errors import NoEligibleProvider, ProviderError
+from integrations.ai.offline import MODEL as OFFLINE_MODEL
 from integrations.ai.redaction import redact_text
 from reviews.engine import policy as policy_mod
 from reviews.engine import prompts, routing
@@ -65,6 +66,9 @@ def review(request: EngineRequest) -> EngineResult:
     """
     started = time.monotonic()
     prepared = prepare_diff(request.diff, request.policy)
+    if not prepared.files:
+        # Nothing reviewable (every file excluded, binary, deleted...): no provider is needed.
+        return _nothing_to_review_result(prepared)
     candidates = routing.eligible_candidates(workspace_id=request.workspace_id, policy=request.policy)
     if not candidates.candidates:
         raise NoEligibleProvider(reasons=candidates.excluded)
@@ -236,3 +240,18 @@ def _nothing_to_review(plan: ChunkPlan) -> str:
     if skipped:
         return f"Nothing to review: all {skipped} changed file{'s' if skipped != 1 else ''} were skipped (see coverage)."
     return "Nothing to review: the diff has no reviewable changes."
+
+
+def _nothing_to_review_result(prepared: PreparedDiff) -> EngineResult:
+    plan = plan_chunks(prepared)
+    return EngineResult(
+        provider=routing.OFFLINE,
+        model=OFFLINE_MODEL,
+        summary=_nothing_to_review(plan),
+        risk_level="low",
+        findings=(),
+        coverage=plan.coverage,
+        usage=Usage(),
+        byok=False,
+        extra={"engine": "none", "chunks": 0, "files_changed": len(prepared.skipped), "failed_attempts": []},
+    )

@@ -103,3 +103,14 @@ def test_known_fingerprints_are_not_reported_again_even_when_lines_move():
     )
     assert not any("eval" in f.title for f in second.findings)
     assert second.extra["dropped"]["already_reported"] == 1
+
+
+def test_a_diff_with_nothing_reviewable_needs_no_provider():
+    diff = (
+        "diff --git a/yarn.lock b/yarn.lock\nindex 1..2 100644\n--- a/yarn.lock\n+++ b/yarn.lock\n"
+        "@@ -1,1 +1,1 @@\n-a\n+b\n"
+    )
+    result = _review(diff)
+    assert result.findings == () and result.usage.calls == 0
+    assert result.coverage.reviewed == () and result.coverage.skipped[0].reason == "lockfile"
+    assert "Nothing to review" in result.summary
