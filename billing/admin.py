@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Case, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -53,11 +54,21 @@ class PlanVersionAdmin(ReadOnlyAdmin):
     """The plan catalog declared in billing/plans.py (change it there, in a new version)."""
 
     list_display = (
-        "name", "version", "is_latest", "runs", "repositories", "seats", "commands", "concurrency",
-        "review_queue", "byok", "spend_cap_usd", "subscriptions",
+        "plan", "runs", "commands", "repositories", "seats", "concurrency", "review_queue", "ai", "subscriptions",
     )
     list_filter = ("name", "is_latest")
     readonly_fields = ("name", "version", "title", "is_latest", "limits", "synced_at")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        tier = Case(*[When(name=name, then=Value(rank)) for name, rank in plans.RANK.items()], default=Value(99))
+        return self.model._default_manager.annotate(tier=tier).order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        return ["tier", "-version"]  # tier order (free, pro, team, enterprise), newest version first
+
+    @admin.display(description="plan", ordering="tier")
+    def plan(self, obj: PlanVersion) -> str:
+        return f"{obj.name} v{obj.version}" + ("" if obj.is_latest else " (old)")
 
     def _limit(self, obj: PlanVersion, key: str) -> Any:
         value = obj.limits.get(key)
@@ -87,14 +98,11 @@ class PlanVersionAdmin(ReadOnlyAdmin):
     def review_queue(self, obj: PlanVersion) -> Any:
         return obj.limits.get("review_queue")
 
-    @admin.display(description="BYOK")
-    def byok(self, obj: PlanVersion) -> Any:
-        return obj.limits.get("byok")
-
-    @admin.display(description="AI spend cap (USD)")
-    def spend_cap_usd(self, obj: PlanVersion) -> Any:
+    @admin.display(description="AI (BYOK, platform spend cap / month)")
+    def ai(self, obj: PlanVersion) -> str:
         cap = obj.limits.get("ai_spend_cap_microusd")
-        return "unlimited" if cap is None else f"{cap / plans.USD:.2f}"
+        cap_text = "no cap" if cap is None else f"${cap / plans.USD:.0f}"
+        return f"BYOK {obj.limits.get('byok')}, {cap_text}"
 
     @admin.display(description="subscriptions")
     def subscriptions(self, obj: PlanVersion) -> str:
@@ -130,8 +138,8 @@ def _move_action(plan_name: str):  # noqa: ANN202 - builds one console action pe
 @admin.register(Subscription)
 class SubscriptionAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = (
-        "workspace_link", "plan", "plan_version", "status", "effective_plan", "current_period_end",
-        "cancel_at_period_end", "stripe_customer_id", "stripe_subscription_id", "updated_at",
+        "workspace_link", "plan", "status", "effective_plan", "current_period_end", "cancel_at_period_end",
+        "stripe_subscription_id", "updated_at",
     )
     list_filter = ("plan", "status", "cancel_at_period_end", "plan_version")
     search_fields = ("workspace__slug", "workspace__name", "stripe_customer_id", "stripe_subscription_id")
