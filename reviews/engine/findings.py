@@ -156,7 +156,8 @@ def finalize_findings(
         ),
     )
     cap = policy_mod.max_findings(policy)
-    if len(ordered) > cap:
+    if cap is not None and len(ordered) > cap:
         result.dropped["over_max_findings"] = len(ordered) - cap
-    result.findings = ordered[:cap]
+        ordered = ordered[:cap]
+    result.findings = ordered
     return result

@@ -78,12 +78,16 @@ def min_severity(policy: Mapping[str, Any]) -> str:
     return value if value in SEVERITY_RANK else DEFAULT_MIN_SEVERITY
 
 
-def max_findings(policy: Mapping[str, Any]) -> int:
+def max_findings(policy: Mapping[str, Any]) -> int | None:
+    """The cap on findings; None = no cap (`max_findings: 0`, as the policy resolution settles §11.8)."""
     value = section(policy, "review").get("max_findings", DEFAULT_MAX_FINDINGS)
     try:
-        return max(1, min(100, int(value)))
+        number = int(value)
     except (TypeError, ValueError):
         return DEFAULT_MAX_FINDINGS
+    if number <= 0:
+        return None
+    return min(100, number)
 
 
 def min_confidence(policy: Mapping[str, Any]) -> float:

@@ -48,7 +48,7 @@ def instructions(policy: Mapping[str, Any]) -> str:
         extra_categories=(", " + ", ".join(extra)) if extra else "",
         categories=", ".join(categories),
         min_severity=policy_mod.min_severity(policy),
-        max_findings=policy_mod.max_findings(policy),
+        max_findings=policy_mod.max_findings(policy) or 100,
         tone=TONES.get(str(review.get("tone", "constructive")), TONES["constructive"]),
         language=str(review.get("language") or "en")[:2],
     )

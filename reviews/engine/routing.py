@@ -102,7 +102,11 @@ def provider_order(policy: Mapping[str, Any], keyed: list[str]) -> tuple[list[st
     preferred = [p for p in policy_mod.str_list(section.get("preferred")) if p]
     default = str(getattr(settings, "SENTINEL_DEFAULT_AI_PROVIDER", OFFLINE) or OFFLINE)
     order = list(dict.fromkeys([*preferred, *keyed, default]))
-    fallback = section.get("fallback", True) is not False
+    # `fallback: false` means "only my preferred provider" (original §2.1/§9.2). Without a preferred
+    # provider there is nobody to stay loyal to, so every eligible provider is tried in order — the
+    # resolved policy always carries `fallback` (false by default), and an overloaded provider must
+    # still be followed by the next one.
+    fallback = section.get("fallback", True) is not False or not preferred
     return (order if fallback else order[:1]), fallback
 
 

@@ -114,3 +114,11 @@ def test_a_diff_with_nothing_reviewable_needs_no_provider():
     assert result.findings == () and result.usage.calls == 0
     assert result.coverage.reviewed == () and result.coverage.skipped[0].reason == "lockfile"
     assert "Nothing to review" in result.summary
+
+
+def test_max_findings_caps_and_zero_means_no_cap():
+    capped = _review(fixture_diff("planted.diff"), {"review": {"max_findings": 3}})
+    assert len(capped.findings) == 3 and capped.extra["dropped"]["over_max_findings"] == len(PLANTED) - 3
+    assert [f.severity for f in capped.findings] == ["critical", "high", "high"]  # most severe first
+    uncapped = _review(fixture_diff("planted.diff"), {"review": {"max_findings": 0}})
+    assert len(uncapped.findings) == len(PLANTED)

@@ -314,3 +314,24 @@ def test_the_key_never_reaches_logs_or_dead_letters(httpserver: HTTPServer, log_
         assert secret not in everything
         assert secret[8:] not in everything  # not even most of it
     assert ProviderKey.objects.get(provider="openai").status == ProviderKeyStatus.INVALID
+
+
+@pytest.mark.django_db
+def test_with_the_resolved_system_policy_an_overloaded_provider_still_falls_back(httpserver: HTTPServer):
+    """The review flow's resolved policy always carries `provider.fallback: false` (the original's
+    default) and no preferred provider: fallback across eligible providers still happens."""
+    from reviews.policy import system_defaults
+
+    policy = system_defaults()
+    assert policy["provider"] == {"preferred": None, "model": None, "fallback": False}
+    workspace = make_workspace()
+    add_key(workspace, "openai", httpserver)
+    llm.expect_openai_error(httpserver, 503, llm.openai_error_body("error-503-overloaded.json"))
+
+    result = run(workspace, policy)
+
+    assert result.provider == "offline"
+    assert [a["code"] for a in result.extra["failed_attempts"]] == ["overloaded"]
+    with pytest.raises(errors.Overloaded):  # a preferred provider without fallback is strict
+        llm.expect_openai_error(httpserver, 503, llm.openai_error_body("error-503-overloaded.json"))
+        run(workspace, {**policy, "provider": {"preferred": "openai", "model": None, "fallback": False}})
