@@ -7,6 +7,7 @@ read-only (no add, no edit). Cancelling and re-running are actions with a confir
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
@@ -70,6 +71,9 @@ class AnnotationInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+PR_URL = re.compile(r"https?://[^/\s]+/(?P<full_name>[^/\s]+/[^/\s]+)/pulls?/(?P<number>\d+)")
+
+
 def _not_ended(run: ReviewRun) -> str | None:
     return None if run.is_terminal else f"still {run.status}"
 
@@ -114,6 +118,17 @@ class ReviewRunAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReviewRun]:
         return super().get_queryset(request).annotate(findings_total=Count("findings"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ReviewRun], search_term: str
+    ) -> tuple[QuerySet[ReviewRun], bool]:
+        """A pasted pull request URL (`https://github.com/acme/api/pull/12`) finds that PR's runs."""
+        match = PR_URL.search(search_term.strip())
+        if match:
+            return queryset.filter(
+                repository__full_name__iexact=match["full_name"], pr_number=int(match["number"])
+            ), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="repository", ordering="repository__full_name")
     def repository_link(self, obj: ReviewRun) -> str:

@@ -111,3 +111,12 @@ def test_run_page_links_everything_related_and_every_link_works(client, superuse
         assert response.status_code == 200, (text, url, response.get("Location"))
     trace = client.get(links["trace corr-run-1"]).content.decode()
     assert reverse("admin:reviews_reviewrun_change", args=[failed.pk]) in trace
+
+
+def test_runs_are_found_by_pull_request_url_and_correlation_id(client, superuser, runs):
+    failed, queued = runs
+    client.force_login(superuser)
+    url = reverse(CHANGELIST)
+    pr_url = f"https://github.com/{failed.repository.full_name}/pull/{failed.pr_number}"
+    assert [r.pk for r in client.get(url, {"q": pr_url}).context["cl"].result_list] == [failed.pk]
+    assert [r.pk for r in client.get(url, {"q": "corr-run-1"}).context["cl"].result_list] == [failed.pk]
