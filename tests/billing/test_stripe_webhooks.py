@@ -272,3 +272,28 @@ def test_checkout_completed_links_the_customer_by_client_reference_id() -> None:
     stored = StripeEvent.objects.get(event_id="evt_checkout")
     assert stored.workspace_id == workspace.pk
     assert json.dumps(stored.payload)  # the verified body is kept for operators
+
+
+@queued
+def test_stripe_downgrade_sends_new_runs_to_the_lower_tier_queue() -> None:
+    from reviews.services import create_run
+    from tests.reviews.factories import make_repository
+
+    workspace = linked_workspace()
+    repository = make_repository(workspace)
+    now = int(datetime.now(UTC).timestamp())
+    common = {"subscription_id": "sub_Q", "customer_id": "cus_QXg1o8vcGmoR32", "period": (now - 60, now + 86400 * 30)}
+    deliver(subscription_event("customer.subscription.created", event_id="evt_q1", created=now - 100,
+                               status="active", price_id=PRICES["enterprise"], **common))
+    drain([Queue.WEBHOOKS])
+    first = create_run(repository=repository, pr_number=1, base_sha="a" * 40, head_sha="b" * 40, trigger="api")
+    assert first.queue == "reviews-enterprise"
+    assert first.pk and get_rq_queue(Queue.REVIEWS_ENTERPRISE).count == 1
+
+    deliver(subscription_event("customer.subscription.updated", event_id="evt_q2", created=now - 50,
+                               status="active", price_id=PRICES["pro"], **common))
+    drain([Queue.WEBHOOKS])
+    second = create_run(repository=repository, pr_number=2, base_sha="a" * 40, head_sha="c" * 40, trigger="api")
+    assert second.queue == "reviews-paid"
+    assert get_rq_queue(Queue.REVIEWS_PAID).count == 1
+    assert selectors.max_concurrent_reviews(workspace_id=workspace.pk, queue=Queue.REVIEWS_PAID) == 3
