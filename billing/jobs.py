@@ -23,7 +23,8 @@ def process_stripe_event(envelope: Envelope) -> str:
     return webhooks.process_stripe_event(stripe_event_id=int(envelope.entity_ids["stripe_event_id"]))
 
 
-@job(queue=Queue.SYSTEM, retry=RetryPolicy.DATABASE, limit_concurrency=False, throttle=False)
+# On `bulk` (rollups and backfills, 900 s timeout): it scans recent ledger rows, which grows with usage.
+@job(queue=Queue.BULK, retry=RetryPolicy.DATABASE, limit_concurrency=False, throttle=False)
 def reconcile_billing(envelope: Envelope) -> dict[str, Any]:
     """Daily (schedule `billing.reconcile_usage`): repair usage rollups of recent periods from the ledger."""
     return reconciler.reconcile(days=int(envelope.data.get("days", 40)))

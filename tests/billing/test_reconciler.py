@@ -34,7 +34,7 @@ def test_reconciler_repairs_drifted_rollups_and_requeues_lost_events(redis_conn)
     )
     StripeEvent.objects.filter(pk=lost.pk).update(received_at=timezone.now() - timedelta(hours=1))
     dispatch(reconcile_billing, workspace_id=None, entity_ids={})
-    drain([Queue.SYSTEM])
+    drain([Queue.BULK])
     assert selectors.usage_total(workspace.pk, "output_tokens", period) == 30
     assert selectors.usage_total(workspace.pk, "input_tokens", period) == 7
 
