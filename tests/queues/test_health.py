@@ -146,3 +146,14 @@ def test_queue_health_table_lists_every_queue(redis_conn):
     assert "HEALTHY" in text
     for queue in Queue:
         assert f"\n{queue.queue_name} " in text
+
+
+def test_metrics_can_require_a_bearer_token(redis_conn, settings, client):
+    settings.SENTINEL_METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'sentinel_queue_depth{queue="system"} 0.0' in body
+    assert 'sentinel_dead_letters{queue="system"} 0.0' in body
