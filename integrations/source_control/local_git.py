@@ -119,6 +119,12 @@ class LocalGitProvider(SourceControlProvider):
         if number is None:
             numbers = [int(p.name.split("-", 1)[1]) for p in root.glob("pr-*") if p.name.split("-", 1)[1].isdigit()]
             number = max(numbers, default=0) + 1
+            while True:  # mkdir is atomic: two processes opening pull requests never share a number
+                try:
+                    self._pr_dir(repo, number).mkdir()
+                    break
+                except FileExistsError:
+                    number += 1
             record = {
                 "number": number,
                 "base_ref": base_ref,

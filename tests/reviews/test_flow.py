@@ -26,6 +26,7 @@ def run_of(run: ReviewRun) -> ReviewRun:
 
 def test_duplicate_requests_make_one_run_and_queue_one_job(workspace, git_repo, reviews_dir, redis_conn):
     pr = open_local_pr(workspace, git_repo)
+    pr.info()  # open the local pull request first: the race under test is the run's, not the PR's
     results: list[int] = []
 
     def request() -> None:
