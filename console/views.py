@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from redis import Redis
+from redis.exceptions import RedisError
 
 from console.charts import BUCKET_MINUTES_DEFAULT, bucket_series, line_chart
 from queues import stats
@@ -124,14 +125,26 @@ def charts_context(connection: Redis | None = None) -> dict[str, Any]:
     }
 
 
+EMPTY_CHARTS: dict[str, Any] = {
+    "charts": [],
+    "idle_queues": [],
+    "bucket_minutes": BUCKET_MINUTES_DEFAULT,
+    "chart_hours": CHART_HOURS,
+}
+
+
 def cached_charts_context() -> dict[str, Any]:
     """charts_context(), computed at most once a minute for everyone: the counters are per minute
     and one computation reads 14 queues x 1,440 hashes (about a second on a busy machine)."""
     key = f"console:charts:{int(time.time() // 60)}"
-    context = cache.get(key)
-    if context is None:
-        context = charts_context()
-        cache.set(key, context, timeout=90)
+    try:
+        context = cache.get(key)
+        if context is None:
+            context = charts_context()
+            cache.set(key, context, timeout=90)
+    except RedisError as exc:
+        # Redis down: the live table (collect_health) says so; the charts just step aside.
+        return {**EMPTY_CHARTS, "charts_error": f"{type(exc).__name__}: {exc}"}
     return context
 
 

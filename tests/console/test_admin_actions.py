@@ -149,3 +149,30 @@ def test_dead_letters_are_found_by_job_id_correlation_id_queue_and_workspace(
     assert found(queue="default") == 2
     assert found(workspace_id="77") == 3
     assert found(status="pending") == 3
+
+
+def test_select_all_past_the_posted_id_limit_confirms_every_matching_row(
+    client, superuser, recorded_dead_letters, monkeypatch
+):
+    import sentinel.admin_actions as admin_actions
+
+    monkeypatch.setattr(admin_actions, "MAX_POSTED_IDS", 2)
+    letters = recorded_dead_letters(3, webhooks=1)
+    client.force_login(superuser)
+    url = reverse(CHANGELIST) + "?queue=default"  # "select all" within a filter
+    data = {"action": "discard", "_selected_action": [str(letters[0].pk)], "select_across": "1", "index": "0"}
+    confirm = client.post(url, data).content.decode()
+    assert "Discard 3 of 3 dead letters" in confirm
+    assert 'name="select_across" value="1"' in confirm
+    client.post(
+        url,
+        {
+            "action": "discard",
+            "_selected_action": [str(letters[0].pk)],
+            "select_across": "1",
+            "console_confirm": "yes",
+        },
+    )
+    statuses = dict(DeadLetter.objects.values_list("queue", "status").distinct())
+    assert statuses == {"default": "discarded", "webhooks": "pending"}
+    assert LogEntry.objects.count() == 3

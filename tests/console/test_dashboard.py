@@ -123,3 +123,22 @@ def test_admin_index_links_the_dashboard_and_django_rq(client, superuser):
     body = client.get(reverse("admin:index")).content.decode()
     assert 'href="/admin/operations/"' in body
     assert 'href="/admin/rq/"' in body
+
+
+def test_dashboard_still_answers_when_redis_is_down(client, superuser, settings, monkeypatch):
+    from redis import Redis
+
+    import console.views
+
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.REDIS_URL = dead
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}
+    }
+    monkeypatch.setattr(console.views, "get_redis", lambda: Redis.from_url(dead, socket_connect_timeout=1))
+    client.force_login(superuser)
+    response = client.get(URL)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "unhealthy" in body and "Charts unavailable" in body
+    assert re.search(r"Redis\s*<strong><span class=\"badge badge-bad\">down</span>", body)
