@@ -143,10 +143,9 @@ class RepositoryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["delivery_id", "event", "action", "status", "short_reason", "workspace_link", "installation_id", "received_at", "processed_at"]
-    list_filter = ["status", "event", "provider", "received_at"]
+    list_filter = ["status", "event", "provider"]
     search_fields = ["=delivery_id", "=correlation_id", "event", "reason", "=installation_id"]
     list_select_related = ["workspace"]
-    date_hierarchy = "received_at"
     readonly_fields = ["provider", "delivery_id", "event", "action", "hook_id", "installation_id", "workspace",
                        "repository", "status", "reason", "received_at", "processed_at", "correlation_id",
                        "trace_link", "pretty_payload", "body_excerpt"]

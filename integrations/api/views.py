@@ -60,7 +60,7 @@ class WebhookDeliveryViewSet(WorkspaceScopedReadOnlyViewSet):
     queryset = WebhookDelivery.objects.all()
     serializer_class = serializers.WebhookDeliverySerializer
     filterset_fields = ["status", "event", "repository"]
-    ordering_fields = ["received_at"]
+    ordering_fields = ["id", "received_at"]
     read_role = Role.ADMIN  # payloads show code and people of the organisation
 
     def get_queryset(self):
