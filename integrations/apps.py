@@ -12,3 +12,12 @@ class IntegrationsConfig(AppConfig):
 
         local_git.register()
         register_provider("github", GitHubProvider)
+
+        from queues.schedules import register_schedule
+
+        # Repairs missed installation webhooks; minute 23 keeps it off the top of the hour.
+        register_schedule("integrations.github_full_sync", cron="23 * * * *", job="integrations.jobs.sync_all_installations")
+        # Deliveries stored while Redis lost their job (docs/github.md).
+        register_schedule(
+            "integrations.requeue_stranded_deliveries", cron="* * * * *", job="integrations.jobs.requeue_stranded_deliveries"
+        )

@@ -91,9 +91,13 @@ def sync_installation(envelope: Envelope) -> str:
      limit_concurrency=False, throttle=False)
 def sync_all_installations(envelope: Envelope) -> str:
     """The hourly full sync: learn installations we missed, then sync each one on its own job."""
+    from django.conf import settings
+
     from integrations import services
     from integrations.github import sync
 
+    if not settings.GITHUB_APP_ID or not settings.GITHUB_APP_PRIVATE_KEY:
+        return "GitHub App not configured: nothing to sync"
     with github_call():
         listed = sync.list_app_installations()
     for data in listed:
