@@ -129,3 +129,22 @@ def test_cancelling_a_running_run_stops_it_and_reports_cancelled(workspace, git_
     assert not ReviewResult.objects.filter(run=run).exists()
     assert pr.posted_reviews() == []
     assert pr.status(run.head_sha)["conclusion"] == "cancelled"
+
+
+def test_a_newer_push_supersedes_a_running_run_which_then_never_completes(workspace, git_repo, reviews_dir, workers):
+    from tests.reviews.flow import SECOND_PUSH
+
+    pr = open_local_pr(workspace, git_repo)
+    start_workers(workers, reviews_dir, SENTINEL_LOCAL_GIT_DELAYS="get_diff=4")
+    old = pr.request()
+    wait_for(lambda: ReviewRun.objects.get(pk=old.pk).status == RunStatus.RUNNING, timeout=30)
+    git_repo.commit(SECOND_PUSH, "second push")
+    new = pr.request()
+    old = ReviewRun.objects.get(pk=old.pk)
+    assert old.status == RunStatus.SKIPPED and old.skip_reason == "superseded" and old.superseded_by_id == new.pk
+    wait_for(lambda: reported(new) and reported(old), timeout=90)
+    assert ReviewRun.objects.get(pk=old.pk).status == RunStatus.SKIPPED
+    assert not ReviewResult.objects.filter(run=old).exists()
+    assert ReviewRun.objects.get(pk=new.pk).status == RunStatus.COMPLETED
+    assert len(pr.posted_reviews()) == 1
+    assert pr.status(old.head_sha)["conclusion"] == "skipped"
