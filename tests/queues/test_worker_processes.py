@@ -59,7 +59,7 @@ def test_strict_priority_and_metrics_from_worker_processes(redis_conn, workers):
         assert sample(body, f'sentinel_job_wait_seconds_count{{queue="{queue}"}}') >= 2
     assert sample(body, 'sentinel_queue_depth{queue="sync"}') == 1
     assert 'sentinel_dead_letters{queue="sync"} 0.0' in body
-    assert "workspace" not in body  # never labelled by workspace
+    assert "workspace=\"" not in body and "workspace_id=\"" not in body  # never labelled by workspace
 
 
 def test_every_pool_lists_its_queues_in_priority_order():
