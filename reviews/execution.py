@@ -351,7 +351,9 @@ def _review(run: ReviewRun, provider: Any, ref: RepositoryRef, progress: Progres
         )
     progress(40, "diff fetched")
 
-    result = _call_engine(run, pr, resolved, diff, known)
+    config_sha = run.head_sha if read_from == "head" else (pr.base_sha or run.base_sha)
+    engine_policy = with_guidelines(resolved.policy, provider, ref, config_sha)
+    result = _call_engine(run, pr, resolved, diff, known, engine_policy)
     progress(85, "review received")
 
     coverage = {**coverage_base, **result.coverage.as_dict()}
@@ -367,8 +369,36 @@ def _review(run: ReviewRun, provider: Any, ref: RepositoryRef, progress: Progres
     return _persist(run, result, mode=mode, diff_base=diff_base, coverage=coverage, known=known, diff=diff)
 
 
+GUIDELINE_FILES = 5
+GUIDELINE_BYTES = 51_200
+
+
+def with_guidelines(policy: dict[str, Any], provider: Any, ref: RepositoryRef, sha: str) -> dict[str, Any]:
+    """The policy for the engine: `guidelines[].content` read from the commit the config came from.
+
+    At most 5 files of about 50 KB each (the original's limits); a missing file is skipped. The
+    snapshot keeps only the paths, so the policy version does not change with the documents.
+    """
+    guidelines = policy.get("guidelines") or []
+    if not guidelines:
+        return policy
+    loaded = []
+    for guideline in guidelines[:GUIDELINE_FILES]:
+        text = provider.get_file(ref, path=guideline["path"], ref=sha)
+        if text is None:
+            log.info("review_run.guideline_missing", path=guideline["path"])
+            continue
+        loaded.append({**guideline, "content": text[:GUIDELINE_BYTES]})
+    return {**policy, "guidelines": loaded}
+
+
 def _call_engine(
-    run: ReviewRun, pr: PullRequestInfo, resolved: policy_mod.ResolvedPolicy, diff: str, known: frozenset[str]
+    run: ReviewRun,
+    pr: PullRequestInfo,
+    resolved: policy_mod.ResolvedPolicy,
+    diff: str,
+    known: frozenset[str],
+    engine_policy: dict[str, Any] | None = None,
 ) -> Any:
     from reviews.engine import service as engine
     from reviews.engine.types import EngineRequest
@@ -376,7 +406,7 @@ def _call_engine(
     request = EngineRequest(
         workspace_id=run.workspace_id,
         diff=diff,
-        policy=resolved.policy,
+        policy=engine_policy if engine_policy is not None else resolved.policy,
         repository=run.repository.full_name,
         title=pr.title,
         known_fingerprints=known,

@@ -47,3 +47,13 @@ def test_posting_is_idempotent_by_marker_and_rejects_start_equal_to_line(git_rep
     provider.upsert_comment(repo, number=pr.number, marker=summary, body=f"{summary}\nv2")
     comments_posted = provider.posted_comments(repo, pr.number)
     assert len(comments_posted) == 1 and comments_posted[0].read_text().endswith("v2")
+
+
+def test_guideline_documents_are_read_from_the_config_commit(git_repo, reviews_dir):
+    from reviews.execution import with_guidelines
+
+    sha = git_repo.commit({"docs/style.md": "Prefer early returns.\n"})
+    policy = {"guidelines": [{"path": "docs/style.md", "description": None}, {"path": "docs/missing.md"}]}
+    loaded = with_guidelines(policy, get_provider("local_git"), ref_for(git_repo), sha)
+    assert loaded["guidelines"] == [{"path": "docs/style.md", "description": None, "content": "Prefer early returns.\n"}]
+    assert "content" not in policy["guidelines"][0]
