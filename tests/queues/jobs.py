@@ -127,3 +127,10 @@ def fair(envelope: Envelope) -> None:
 @job(queue=Queue.DEFAULT, retry=RetryPolicy.NONE)
 def leaky(envelope: Envelope) -> None:
     raise RuntimeError("boom")
+
+
+@job(queue=Queue.REVIEWS_DEFAULT, retry=RetryPolicy.NONE)
+def hangs(envelope: Envelope) -> None:
+    """Hangs until its worker is killed; with no retries left it must become a dead letter."""
+    r().set("tq:hangs:started", 1)
+    time.sleep(60)

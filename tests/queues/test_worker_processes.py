@@ -85,6 +85,18 @@ def test_a_worker_killed_mid_job_is_retried_and_completes_exactly_once(redis_con
     assert "AbandonedJobError" in workers.log_text()
 
 
+def test_an_abandoned_job_without_retries_left_becomes_a_dead_letter(redis_conn, workers):
+    job_id = dispatch(jobs.hangs, workspace_id=4, entity_ids={"n": 1}, data={"api_key": "sk-secret"})
+    first = workers.start(["reviews-default"])
+    wait_for(lambda: redis_conn.get("tq:hangs:started"), timeout=30)
+    workers.kill(first)
+    workers.start(["reviews-default"])  # its maintenance finds the job abandoned
+    dead = wait_for(lambda: DeadLetter.objects.filter(job_id=job_id).first(), timeout=45)
+    assert "AbandonedJobError" in dead.error
+    assert dead.workspace_id == 4 and dead.payload["data"] == {"api_key": "***"}
+    wait_for(lambda: status(redis_conn, job_id) == JobStatus.FAILED, timeout=20)
+
+
 def test_cancelling_a_queued_job_means_it_never_runs(redis_conn):
     seen = []
 
