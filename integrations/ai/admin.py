@@ -29,10 +29,9 @@ class ProviderKeyAdmin(ConsoleActionsMixin, admin.ModelAdmin):
         "workspace_link", "provider", "label", "masked", "status", "last_error", "base_url", "default_model",
         "breaker", "last_validated_at", "last_used_at", "created_by", "created_at", "updated_at",
     )  # fmt: skip
-    readonly_fields = (
-        "workspace_link", "provider", "masked", "status", "last_error", "breaker", "last_validated_at",
-        "last_used_at", "created_by", "created_at", "updated_at",
-    )  # fmt: skip
+    # Read-only: keys belong to their workspace and change through its API (services); operators test,
+    # close a breaker or delete.
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys carry a secret: workspace admins add them through the API

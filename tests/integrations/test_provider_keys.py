@@ -219,3 +219,23 @@ def test_a_private_base_url_is_refused_before_any_call(workspace, admin_client, 
     response = admin_client.post(url(workspace), payload, format="json")
     assert response.status_code == 400
     assert "base_url" in response.json()["error"]["fields"]
+
+
+def test_admin_lists_and_shows_keys_without_the_secret(workspace, client):
+    from django.contrib.auth import get_user_model
+
+    key = services.provider_key_create(
+        workspace=workspace, actor=None, provider="openai", label="ops", secret=llm.OPENAI_KEY
+    )
+    operator = get_user_model().objects.create_superuser("ops-admin", "ops@example.com", None)
+    client.force_login(operator)
+
+    listing = client.get("/admin/integrations/providerkey/")
+    detail = client.get(f"/admin/integrations/providerkey/{key.pk}/change/")
+
+    assert listing.status_code == 200 and detail.status_code == 200
+    for page in (listing, detail):
+        html = page.content.decode()
+        assert "…1234" in html
+        assert llm.OPENAI_KEY not in html and key.encrypted_secret not in html
+    assert client.get("/admin/integrations/providerkey/add/").status_code == 403
