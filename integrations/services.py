@@ -180,7 +180,7 @@ def installation_upsert(*, data: InstallationData, action: str) -> tuple[Install
         installation.deleted_at = None
     if data.suspended_at and installation.suspended_at is None:
         installation.suspended_at = _parse_time(data.suspended_at) or timezone.now()
-    elif not data.suspended_at and action in ("unsuspend", "created"):
+    elif not data.suspended_at and action in ("unsuspend", "created", "synced"):
         installation.suspended_at = None
     installation.save()
     _send_after_commit(signals.installation_changed, installation=installation, action=action)
