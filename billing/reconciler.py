@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -52,13 +52,8 @@ def reconcile_usage_totals(*, days: int = 40) -> int:
             for metric, total in sums.items():
                 row = current.get(metric)
                 if row is None:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            f"INSERT INTO {UsageTotal._meta.db_table} "  # noqa: S608 - model table
-                            "(workspace_id, metric, period_start, quantity, updated_at) "
-                            "VALUES (%s, %s, %s, 0, now()) ON CONFLICT DO NOTHING",
-                            [workspace_id, metric, period_start],
-                        )
+                    # A concurrent record_usage may create it meanwhile: get_or_create, then lock it.
+                    UsageTotal.objects.get_or_create(workspace_id=workspace_id, metric=metric, period_start=period_start)
                     row = UsageTotal.objects.select_for_update().get(
                         workspace_id=workspace_id, metric=metric, period_start=period_start
                     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing import plans, policies
@@ -192,6 +193,8 @@ def record_usage(
     occurred_at = occurred_at or timezone.now()
     period = period_of(subscription_for(workspace_id), occurred_at)
     source = source[:255]
+    if connection.vendor != "postgresql":
+        return _record_usage_portable(workspace_id, metric, quantity, idempotency_key, source, occurred_at, period.start)
     # One statement, atomic on its own: insert the ledger row unless the key exists, and bump the
     # period's rollup only when a row was inserted. A concurrent insert of the same key makes this
     # one wait for it to commit and then do nothing (or insert, if the other rolled back).
@@ -213,6 +216,24 @@ def record_usage(
     record._state.adding = False
     record._state.db = "default"
     transaction.on_commit(lambda: usage_recorded.send(sender=UsageRecord, record=record))
+    return record, True
+
+
+def _record_usage_portable(
+    workspace_id: int, metric: str, quantity: int, key: str, source: str, occurred_at: datetime, period_start: datetime
+) -> tuple[UsageRecord, bool]:
+    """The same effect through the ORM, for SQLite (`make run`: one process, no insert race)."""
+    with transaction.atomic():
+        existing = UsageRecord.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing, False
+        record = UsageRecord.objects.create(
+            workspace_id=workspace_id, metric=metric, quantity=quantity, occurred_at=occurred_at,
+            period_start=period_start, source=source, idempotency_key=key,
+        )
+        total, _ = UsageTotal.objects.get_or_create(workspace_id=workspace_id, metric=metric, period_start=period_start)
+        UsageTotal.objects.filter(pk=total.pk).update(quantity=F("quantity") + quantity)
+        transaction.on_commit(lambda: usage_recorded.send(sender=UsageRecord, record=record))
     return record, True
 
 
