@@ -41,6 +41,11 @@ class ReadOnlyAdminMixin:
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Runs, findings and annotations are the record of what happened (and what billing and
+        # analytics counted): nobody deletes them from the console; workspace deletion cascades.
+        return False
+
 
 class ReviewResultInline(ReadOnlyAdminMixin, admin.StackedInline):
     model = ReviewResult

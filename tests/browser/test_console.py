@@ -86,7 +86,9 @@ def test_replay_a_dead_letter_and_see_it_run(page, staff_login, screenshot, make
 
 
 def test_rerun_a_failed_review(page, staff_login, screenshot, redis_conn):
-    failed = make_run(make_workspace(), status=RunStatus.FAILED, error_code="provider_error")
+    failed = make_run(
+        make_workspace(), status=RunStatus.FAILED, error_code="provider_error", correlation_id="corr-browser-1"
+    )
     staff_login()
     page.goto(f"/admin/reviews/reviewrun/{failed.pk}/change/")
     page.click("a.console-action-button:has-text('Re-run')")
@@ -97,6 +99,9 @@ def test_rerun_a_failed_review(page, staff_login, screenshot, redis_conn):
     new_run = ReviewRun.objects.get(rerun_of=failed)
     assert re.search(rf"new run {new_run.pk}\b", message)
     screenshot("console-rerun-done")
+    page.click("a:has-text('trace corr-browser-1')")
+    assert f"run {failed.pk}" in page.locator("#trace").inner_text()
+    screenshot("console-trace")
     page.goto("/admin/admin/logentry/")
     assert f"Re-run: new run {new_run.pk}" in page.locator("#result_list").inner_text()
     screenshot("console-audit-log")
