@@ -16,7 +16,7 @@ from django.test import Client
 
 from integrations.models import Repository, WebhookDelivery
 from reviews.models import ReviewRun
-from tests.integrations.conftest import APP_ID, WEBHOOK_SECRET, Deliveries, app_key, payload
+from tests.integrations.conftest import APP_ID, WEBHOOK_SECRET, Deliveries, app_key, comment_command, payload
 from tests.queues.conftest import Workers, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.workers]
@@ -97,6 +97,27 @@ def test_installation_then_pull_request_ends_in_exactly_one_review_with_inline_c
     assert all(c["side"] == "RIGHT" for c in review["comments_posted"])
     assert len(fake_github.calls_to("POST", r"/pulls/2/reviews$")) == 1
     assert ReviewRun.objects.count() == 1 and run.head_sha == payload("pull_request/opened")["pull_request"]["head"]["sha"]
+
+    # The other real payloads, through the same worker process.
+    fake_github.add_pull(REPO, number=1, head_sha=run.head_sha)
+    sent = {
+        "ping": deliveries.post("ping", payload("ping/payload")),
+        "synchronize": deliveries.post("pull_request", payload("pull_request/synchronize")),
+        "added": deliveries.post("installation_repositories", payload("installation_repositories/added")),
+        "comment": deliveries.post("issue_comment", comment_command("@sentinel help", association="MEMBER")),
+    }
+    assert all(r.status_code == 202 for r in sent.values())
+    ids = {name: r.json()["delivery_id"] for name, r in sent.items()}
+    wait(workers, lambda: not WebhookDelivery.objects.filter(delivery_id__in=ids.values(), status="received").exists())
+    wait(workers, lambda: Repository.objects.filter(full_name="Codertocat/Space").exists())
+    answer = wait(workers, lambda: fake_github.repo(REPO).issue_comments.get(1))
+    assert "@sentinel review" in answer[0]["body"]
+    statuses = dict(WebhookDelivery.objects.filter(delivery_id__in=ids.values()).values_list("delivery_id", "status"))
+    assert {name: statuses[i] for name, i in ids.items()} == dict.fromkeys(ids, "processed")
+    assert ReviewRun.objects.count() == 1  # synchronize for the reviewed head found the same run
+    closed = deliveries.post("pull_request", payload("pull_request/closed")).json()["delivery_id"]
+    wait(workers, lambda: WebhookDelivery.objects.filter(delivery_id=closed).exclude(status="received").first())
+    assert ReviewRun.objects.get().status == "completed"  # nothing open to cancel
 
 
 def test_secondary_rate_limit_and_502_are_retried_later_and_one_review_results(fake_github, workers) -> None:
