@@ -54,9 +54,13 @@ _HINTS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def might_contain_secret(line: str) -> bool:
-    lowered = line.lower()
-    return any(hint in lowered for hint in _HINTS)
+def might_contain_secret(text: str) -> bool:
+    """False when `text` (a line, or a whole hunk) cannot contain anything the rules redact."""
+    lowered = text.lower()
+    for hint in _HINTS:  # a plain loop: measurably faster than any() over a generator here
+        if hint in lowered:
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -300,11 +300,14 @@ def prepare_diff(diff_text: str, policy: Mapping[str, Any] | None = None) -> Pre
             ]
             if hunk.section_header:
                 rendered[0] += f" {hunk.section_header.strip()}"
+            # Most hunks hold no secret: one check on the whole hunk, then per line only if needed.
+            hunk_may_hold_secret = key_block.inside or might_contain_secret(
+                "".join(line.value for line in hunk)
+            )
             for line in hunk:
                 line_type = line.line_type
                 value = line.value.rstrip("\n").rstrip("\r")
-                # Most lines hold no secret: skip the redaction rules unless a hint is present.
-                scan = key_block.inside or might_contain_secret(value)
+                scan = hunk_may_hold_secret and (key_block.inside or might_contain_secret(value))
                 if line_type == "+":
                     number = line.target_line_no
                     value, found = key_block.feed(value) if scan else (value, ())
