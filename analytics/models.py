@@ -69,12 +69,17 @@ class Event(models.Model):
     """One thing that happened in a workspace, recorded once (unique `idempotency_key`)."""
 
     id = models.BigAutoField(primary_key=True)
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the (workspace, occurred_at) index serves every lookup by workspace; fewer
+    # indexes keep ingestion cheap.
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # History outlives the repository row: no database constraint, no cascade, the id stays.
     repository = models.ForeignKey(
         "integrations.Repository",
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         null=True,
         blank=True,
         related_name="+",
@@ -127,11 +132,15 @@ class Rollup(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes: the unique constraints and the bucket index lead with workspace.
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     repository = models.ForeignKey(
         "integrations.Repository",
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         null=True,
         blank=True,
         related_name="+",
@@ -171,11 +180,18 @@ class Rollup(models.Model):
 
     class Meta:
         ordering = ["workspace", "granularity", "-bucket_start"]
+        # One row per bucket and scope. Two partial constraints rather than NULLS NOT DISTINCT so
+        # SQLite (`make run`) enforces them too.
         constraints = [
             models.UniqueConstraint(
+                fields=["workspace", "granularity", "bucket_start"],
+                condition=models.Q(repository__isnull=True),
+                name="analytics_rollup_unique_ws_bucket",
+            ),
+            models.UniqueConstraint(
                 fields=["workspace", "repository", "granularity", "bucket_start"],
-                nulls_distinct=False,
-                name="analytics_rollup_unique_bucket",
+                condition=models.Q(repository__isnull=False),
+                name="analytics_rollup_unique_repo_bucket",
             ),
         ]
         indexes = [

@@ -114,86 +114,138 @@ def hourly_cutoff(now: datetime | None = None) -> datetime:
 
 # --- The SQL ------------------------------------------------------------------------------------
 
-_TARGETS = """
+# The measures, extracted from `data` once per event (narrow rows sort and aggregate faster than
+# rows carrying jsonb). {where} selects the events.
+_EV = """
+ev AS NOT MATERIALIZED (
+    SELECT e.workspace_id, e.repository_id, e.kind,
+           date_trunc('{unit}', e.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket,
+           CASE WHEN e.kind = 'run_completed' THEN (e.data->>'duration_ms')::bigint END AS duration_ms,
+           CASE WHEN e.kind = 'run_started' THEN (e.data->>'queue_wait_ms')::bigint END AS queue_wait_ms,
+           CASE WHEN e.kind IN ('run_completed', 'run_failed') THEN (e.data->>'input_tokens')::bigint END
+               AS input_tokens,
+           CASE WHEN e.kind IN ('run_completed', 'run_failed') THEN (e.data->>'output_tokens')::bigint END
+               AS output_tokens,
+           CASE WHEN e.kind IN ('run_completed', 'run_failed') THEN (e.data->>'cost_microusd')::bigint END
+               AS cost_microusd,
+           CASE WHEN e.kind = 'finding_reported' THEN coalesce(nullif(e.data->>'severity', ''), 'unknown') END
+               AS severity,
+           CASE WHEN e.kind = 'finding_reported' THEN coalesce(nullif(e.data->>'category', ''), 'unknown') END
+               AS category
+    FROM {where}
+),"""
+
+# The targeted (workspace, [lo, hi)) ranges. LATERAL + OFFSET 0 keeps one index range scan on
+# (workspace_id, occurred_at) per target instead of a join over the whole table.
+_TARGETS_CTE = """
 targets AS (
     SELECT * FROM unnest(%(ws)s::bigint[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
         AS t(workspace_id, lo, hi)
-)"""
+),"""
+_TARGETS_FROM = """targets t CROSS JOIN LATERAL (
+        SELECT * FROM analytics_event
+        WHERE workspace_id = t.workspace_id AND occurred_at >= t.lo AND occurred_at < t.hi
+        OFFSET 0
+    ) e"""
+_SOURCE_TARGETS = _TARGETS_CTE + _EV.replace("{where}", _TARGETS_FROM)
 
-# {unit} is one of UNITS' values (never user input).
-_AGGREGATE = (
-    "WITH"  # noqa: S608 - constant SQL; values travel as parameters
-    + _TARGETS
-    + """,
-ev AS (
-    SELECT e.workspace_id, e.repository_id, e.kind, e.data,
-           date_trunc('{unit}', e.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket
-    FROM analytics_event e
-    JOIN targets t ON e.workspace_id = t.workspace_id AND e.occurred_at >= t.lo AND e.occurred_at < t.hi
+# Every workspace from one bucket start on (a full rebuild): one sequential scan.
+_SOURCE_ALL = _EV.replace("{where}", "analytics_event e WHERE e.occurred_at >= %(since)s")
+
+# The counters and sums of a rollup row, as (column, aggregate over `ev`).
+_COUNTERS = (
+    ("events_total", "count(*)"),
+    ("runs_created", "count(*) FILTER (WHERE kind = 'run_created')"),
+    ("runs_started", "count(*) FILTER (WHERE kind = 'run_started')"),
+    ("runs_completed", "count(*) FILTER (WHERE kind = 'run_completed')"),
+    ("runs_failed", "count(*) FILTER (WHERE kind = 'run_failed')"),
+    ("runs_skipped", "count(*) FILTER (WHERE kind = 'run_skipped')"),
+    ("runs_cancelled", "count(*) FILTER (WHERE kind = 'run_cancelled')"),
+    ("findings_total", "count(*) FILTER (WHERE kind = 'finding_reported')"),
+    ("duration_count", "count(duration_ms)"),
+    ("duration_sum_ms", "coalesce(sum(duration_ms), 0)"),
+    ("queue_wait_count", "count(queue_wait_ms)"),
+    ("queue_wait_sum_ms", "coalesce(sum(queue_wait_ms), 0)"),
+    ("input_tokens", "coalesce(sum(input_tokens), 0)"),
+    ("output_tokens", "coalesce(sum(output_tokens), 0)"),
+    ("cost_microusd", "coalesce(sum(cost_microusd), 0)"),
+    ("annotations_posted", "count(*) FILTER (WHERE kind = 'annotation_posted')"),
+    ("commands_executed", "count(*) FILTER (WHERE kind = 'command_executed')"),
+    ("briefings_posted", "count(*) FILTER (WHERE kind = 'briefing_posted')"),
+)
+_COLUMNS = [name for name, _ in _COUNTERS]
+_SUMS = ", ".join(f"sum({name}) AS {name}" for name in _COLUMNS)
+
+# Counters of hour and day buckets, from the events: one hash aggregate per (workspace,
+# repository or none, bucket), then the workspace row as the sum of its groups (this halves the
+# per-event work against GROUPING SETS).
+_COUNTS_FROM_EVENTS = """
+grp AS (
+    SELECT workspace_id, repository_id, bucket, {aggregates}
+    FROM ev GROUP BY workspace_id, repository_id, bucket
 ),
-base AS (
-    SELECT workspace_id, repository_id, bucket, GROUPING(repository_id) AS lvl,
-        count(*) AS events_total,
-        count(*) FILTER (WHERE kind = 'run_created') AS runs_created,
-        count(*) FILTER (WHERE kind = 'run_started') AS runs_started,
-        count(*) FILTER (WHERE kind = 'run_completed') AS runs_completed,
-        count(*) FILTER (WHERE kind = 'run_failed') AS runs_failed,
-        count(*) FILTER (WHERE kind = 'run_skipped') AS runs_skipped,
-        count(*) FILTER (WHERE kind = 'run_cancelled') AS runs_cancelled,
-        count(*) FILTER (WHERE kind = 'finding_reported') AS findings_total,
-        count(data->>'duration_ms') FILTER (WHERE kind = 'run_completed') AS duration_count,
-        coalesce(sum((data->>'duration_ms')::bigint) FILTER (WHERE kind = 'run_completed'), 0) AS duration_sum_ms,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY (data->>'duration_ms')::float8)
-            FILTER (WHERE kind = 'run_completed') AS duration_p50_ms,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY (data->>'duration_ms')::float8)
-            FILTER (WHERE kind = 'run_completed') AS duration_p95_ms,
-        count(data->>'queue_wait_ms') FILTER (WHERE kind = 'run_started') AS queue_wait_count,
-        coalesce(sum((data->>'queue_wait_ms')::bigint) FILTER (WHERE kind = 'run_started'), 0) AS queue_wait_sum_ms,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY (data->>'queue_wait_ms')::float8)
-            FILTER (WHERE kind = 'run_started') AS queue_wait_p50_ms,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY (data->>'queue_wait_ms')::float8)
-            FILTER (WHERE kind = 'run_started') AS queue_wait_p95_ms,
-        coalesce(sum((data->>'input_tokens')::bigint)
-            FILTER (WHERE kind IN ('run_completed', 'run_failed')), 0) AS input_tokens,
-        coalesce(sum((data->>'output_tokens')::bigint)
-            FILTER (WHERE kind IN ('run_completed', 'run_failed')), 0) AS output_tokens,
-        coalesce(sum((data->>'cost_microusd')::bigint)
-            FILTER (WHERE kind IN ('run_completed', 'run_failed')), 0) AS cost_microusd,
-        count(*) FILTER (WHERE kind = 'annotation_posted') AS annotations_posted,
-        count(*) FILTER (WHERE kind = 'command_executed') AS commands_executed,
-        count(*) FILTER (WHERE kind = 'briefing_posted') AS briefings_posted
+counts AS (
+    SELECT workspace_id, repository_id, repository_id AS repo_key, bucket, 0 AS lvl, {columns}
+    FROM grp WHERE repository_id IS NOT NULL
+    UNION ALL
+    SELECT workspace_id, NULL, 0, bucket, 1, {sums}
+    FROM grp GROUP BY workspace_id, bucket
+),""".replace("{aggregates}", ", ".join(f"{agg} AS {name}" for name, agg in _COUNTERS)).replace(
+    "{columns}", ", ".join(_COLUMNS)
+).replace("{sums}", _SUMS)
+
+# Counters of week and month buckets: sums of their day rollups (recomputed first, in the same
+# transaction). Counters add up exactly; percentiles do not, so `pct` still reads the events.
+_DAYS_TARGETS = """targets t CROSS JOIN LATERAL (
+        SELECT * FROM analytics_rollup
+        WHERE workspace_id = t.workspace_id AND granularity = 'day' AND bucket_start >= t.lo AND bucket_start < t.hi
+        OFFSET 0
+    ) r"""
+_DAYS_ALL = "analytics_rollup r WHERE r.granularity = 'day' AND r.bucket_start >= %(since)s"
+_COUNTS_FROM_DAYS = """
+counts AS (
+    SELECT r.workspace_id, r.repository_id, coalesce(r.repository_id, 0) AS repo_key,
+        date_trunc('{unit}', r.bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket,
+        CASE WHEN r.repository_id IS NULL THEN 1 ELSE 0 END AS lvl, {sums}
+    FROM {days}
+    GROUP BY r.workspace_id, r.repository_id, 4
+),""".replace("{sums}", _SUMS)
+
+# {source} is one of the two sources above and {counts} one of the two counters blocks; {unit} is
+# one of UNITS' values. None of them is user input; every value travels as a parameter.
+# - pct: the percentiles, sorting only the run_started/run_completed events that carry them;
+# - fcounts / fmaps: the findings' count maps by severity and by category.
+# GROUPING SETS give the workspace row (lvl 1) and the repository rows (lvl 0) in one pass; the
+# per-repository set would also yield a "no repository" group, which the HAVING drops (the
+# workspace row covers those events). coalesce(repository_id, 0) makes the joins hashable.
+_AGGREGATE = """WITH {source}{counts}
+pct AS (
+    SELECT workspace_id, coalesce(repository_id, 0) AS repo_key, bucket, GROUPING(repository_id) AS lvl,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms::float8) AS duration_p50_ms,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::float8) AS duration_p95_ms,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY queue_wait_ms::float8) AS queue_wait_p50_ms,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY queue_wait_ms::float8) AS queue_wait_p95_ms
     FROM ev
+    WHERE duration_ms IS NOT NULL OR queue_wait_ms IS NOT NULL
     GROUP BY GROUPING SETS ((workspace_id, bucket), (workspace_id, repository_id, bucket))
-    -- the per-repository set would also yield a "no repository" group: the workspace row covers it
     HAVING GROUPING(repository_id) = 1 OR repository_id IS NOT NULL
 ),
-findings AS (
-    SELECT workspace_id, repository_id, bucket,
-           coalesce(nullif(data->>'severity', ''), 'unknown') AS severity,
-           coalesce(nullif(data->>'category', ''), 'unknown') AS category
+fcounts AS (
+    -- one pass, four grouping sets: by severity and by category, workspace and repository rows
+    SELECT workspace_id, coalesce(repository_id, 0) AS repo_key, bucket, GROUPING(repository_id) AS lvl,
+           GROUPING(severity) AS by_category, coalesce(severity, category) AS key, count(*) AS n
     FROM ev WHERE kind = 'finding_reported'
+    GROUP BY GROUPING SETS (
+        (workspace_id, bucket, severity), (workspace_id, repository_id, bucket, severity),
+        (workspace_id, bucket, category), (workspace_id, repository_id, bucket, category)
+    )
+    HAVING GROUPING(repository_id) = 1 OR repository_id IS NOT NULL
 ),
-sev AS (
-    SELECT workspace_id, coalesce(repository_id, 0) AS repo_key, bucket, lvl,
-           jsonb_object_agg(severity, n) AS by_severity
-    FROM (
-        SELECT workspace_id, repository_id, bucket, severity, GROUPING(repository_id) AS lvl, count(*) AS n
-        FROM findings
-        GROUP BY GROUPING SETS ((workspace_id, bucket, severity), (workspace_id, repository_id, bucket, severity))
-        HAVING GROUPING(repository_id) = 1 OR repository_id IS NOT NULL
-    ) s
-    GROUP BY 1, 2, 3, 4
-),
-cat AS (
-    SELECT workspace_id, coalesce(repository_id, 0) AS repo_key, bucket, lvl,
-           jsonb_object_agg(category, n) AS by_category
-    FROM (
-        SELECT workspace_id, repository_id, bucket, category, GROUPING(repository_id) AS lvl, count(*) AS n
-        FROM findings
-        GROUP BY GROUPING SETS ((workspace_id, bucket, category), (workspace_id, repository_id, bucket, category))
-        HAVING GROUPING(repository_id) = 1 OR repository_id IS NOT NULL
-    ) c
-    GROUP BY 1, 2, 3, 4
+fmaps AS (
+    SELECT workspace_id, repo_key, bucket, lvl,
+           jsonb_object_agg(key, n) FILTER (WHERE by_category = 0) AS by_severity,
+           jsonb_object_agg(key, n) FILTER (WHERE by_category = 1) AS by_category
+    FROM fcounts GROUP BY 1, 2, 3, 4
 )
 INSERT INTO analytics_rollup (
     workspace_id, repository_id, granularity, bucket_start,
@@ -207,29 +259,31 @@ INSERT INTO analytics_rollup (
 SELECT b.workspace_id, b.repository_id, %(granularity)s, b.bucket,
     b.events_total, b.runs_created, b.runs_started, b.runs_completed, b.runs_failed, b.runs_skipped,
     b.runs_cancelled,
-    b.findings_total, coalesce(s.by_severity, '{{}}'::jsonb), coalesce(c.by_category, '{{}}'::jsonb),
-    b.duration_count, b.duration_sum_ms, b.duration_p50_ms, b.duration_p95_ms,
-    b.queue_wait_count, b.queue_wait_sum_ms, b.queue_wait_p50_ms, b.queue_wait_p95_ms,
+    b.findings_total, coalesce(f.by_severity, '{}'::jsonb), coalesce(f.by_category, '{}'::jsonb),
+    b.duration_count, b.duration_sum_ms, p.duration_p50_ms, p.duration_p95_ms,
+    b.queue_wait_count, b.queue_wait_sum_ms, p.queue_wait_p50_ms, p.queue_wait_p95_ms,
     b.input_tokens, b.output_tokens, b.cost_microusd,
     b.annotations_posted, b.commands_executed, b.briefings_posted, %(now)s
-FROM base b
--- coalesce(repository_id, 0): a hashable equality instead of IS NOT DISTINCT FROM
-LEFT JOIN sev s ON s.workspace_id = b.workspace_id AND s.repo_key = coalesce(b.repository_id, 0)
-    AND s.bucket = b.bucket AND s.lvl = b.lvl
-LEFT JOIN cat c ON c.workspace_id = b.workspace_id AND c.repo_key = coalesce(b.repository_id, 0)
-    AND c.bucket = b.bucket AND c.lvl = b.lvl
+FROM counts b
+LEFT JOIN pct p ON p.workspace_id = b.workspace_id AND p.repo_key = b.repo_key AND p.bucket = b.bucket
+    AND p.lvl = b.lvl
+LEFT JOIN fmaps f ON f.workspace_id = b.workspace_id AND f.repo_key = b.repo_key AND f.bucket = b.bucket
+    AND f.lvl = b.lvl
 """
-)
 
-_DELETE = (
-    "WITH"
-    + _TARGETS
-    + """
+_DELETE_TARGETS = """
+WITH targets AS (
+    SELECT * FROM unnest(%(ws)s::bigint[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
+        AS t(workspace_id, lo, hi)
+)
 DELETE FROM analytics_rollup r USING targets t
 WHERE r.workspace_id = t.workspace_id AND r.granularity = %(granularity)s
   AND r.bucket_start >= t.lo AND r.bucket_start < t.hi
 """
-)
+
+_DELETE_ALL = """
+DELETE FROM analytics_rollup WHERE granularity = %(granularity)s AND bucket_start >= %(since)s
+"""
 
 
 def _require_postgresql() -> None:
@@ -238,8 +292,12 @@ def _require_postgresql() -> None:
 
 
 def _lock() -> None:
+    """Take the rollup lock and give this transaction's sorts room (percentiles sort every group)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ANALYTICS_ROLLUP_WORK_MEM])
+        # JIT compilation costs ~0.4 s per statement here and saves less on these plans.
+        cursor.execute("SELECT set_config('jit', 'off', true)")
 
 
 def _merge(targets: Iterable[Target]) -> list[Target]:
@@ -256,10 +314,21 @@ def _merge(targets: Iterable[Target]) -> list[Target]:
     return merged
 
 
+def _aggregate_sql(granularity: str, *, everything: bool) -> str:
+    unit = UNITS[Granularity(granularity)]
+    source = (_SOURCE_ALL if everything else _SOURCE_TARGETS).replace("{unit}", unit)
+    if granularity in (Granularity.WEEK, Granularity.MONTH):
+        counts = _COUNTS_FROM_DAYS.replace("{days}", _DAYS_ALL if everything else _DAYS_TARGETS)
+        counts = counts.replace("{unit}", unit)
+    else:
+        counts = _COUNTS_FROM_EVENTS
+    return _AGGREGATE.replace("{source}", source).replace("{counts}", counts)
+
+
 def recompute(granularity: str, targets: Iterable[Target], *, now: datetime | None = None) -> int:
     """Replace the `granularity` rollups of `targets` with fresh aggregates; return rows written.
 
-    Must run inside `transaction.atomic()` with the rollup lock held (see `_recompute_all`).
+    Must run inside `transaction.atomic()` with the rollup lock held (`_lock`).
     """
     merged = _merge(targets)
     if not merged:
@@ -272,14 +341,30 @@ def recompute(granularity: str, targets: Iterable[Target], *, now: datetime | No
         "now": now or timezone.now(),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_DELETE, params)
-        cursor.execute(_AGGREGATE.format(unit=UNITS[Granularity(granularity)]), params)
+        cursor.execute(_DELETE_TARGETS, params)
+        cursor.execute(_aggregate_sql(granularity, everything=False), params)
         return cursor.rowcount
 
 
-def _clip(lo: datetime, granularity: str, horizon: datetime) -> datetime:
-    """The first `granularity` bucket at or after `lo` that starts inside the retention window."""
-    return bucket_ceil(max(lo, horizon), granularity) if lo < horizon else lo
+def recompute_everything(granularity: str, *, since: datetime, now: datetime) -> int:
+    """Replace every workspace's `granularity` rollups from `since` (a bucket start) on.
+
+    Steers the planner for this whole-table pass: it cannot estimate the number of (workspace,
+    repository, bucket) groups and would sort every event where hashing is several times faster,
+    and it would walk the time index where one sequential scan is cheaper. Percentiles still sort
+    (an ordered-set aggregate has no other plan).
+    """
+    params = {"granularity": str(granularity), "since": since, "now": now}
+    with connection.cursor() as cursor:
+        cursor.execute(_DELETE_ALL, params)
+        for name in ("enable_sort", "enable_indexscan", "enable_bitmapscan"):
+            cursor.execute("SELECT set_config(%s, 'off', true)", [name])
+        try:
+            cursor.execute(_aggregate_sql(granularity, everything=True), params)
+            return cursor.rowcount
+        finally:
+            for name in ("enable_sort", "enable_indexscan", "enable_bitmapscan"):
+                cursor.execute("SELECT set_config(%s, 'on', true)", [name])
 
 
 def targets_for_days(
@@ -307,22 +392,27 @@ def targets_for_days(
     return result
 
 
+def rebuild_start(granularity: str, *, since: datetime | None, now: datetime) -> datetime:
+    """The first `granularity` bucket a rebuild from `since` recomputes.
+
+    Never before the retention horizon (and the bucket straddling it is skipped: it would lose its
+    older events); hourly buckets only inside the 48-hour window.
+    """
+    horizon = retention_horizon(now)
+    lo = max(since, horizon) if since is not None else horizon
+    if granularity == Granularity.HOUR:
+        return max(bucket_floor(lo, Granularity.HOUR), hourly_cutoff(now))
+    start = bucket_floor(lo, granularity)
+    return bucket_next(start, granularity) if start < horizon else start
+
+
 def targets_for_rebuild(
     workspace_ids: Iterable[int], *, since: datetime | None, now: datetime
 ) -> dict[str, list[Target]]:
     """Every bucket from `since` (default and floor: the retention horizon) onwards."""
-    horizon = retention_horizon(now)
-    lo = max(since, horizon) if since is not None else horizon
-    cutoff = hourly_cutoff(now)
-    result: dict[str, list[Target]] = {g: [] for g in UNITS}
-    for workspace_id in workspace_ids:
-        for granularity in (Granularity.DAY, Granularity.WEEK, Granularity.MONTH):
-            start = bucket_floor(lo, granularity)
-            if start < horizon:  # a partial bucket at the horizon would lose its older events
-                start = bucket_next(start, granularity)
-            result[granularity].append(Target(workspace_id, start, FAR_FUTURE))
-        result[Granularity.HOUR].append(Target(workspace_id, max(bucket_floor(lo, Granularity.HOUR), cutoff), FAR_FUTURE))
-    return result
+    return {
+        g: [Target(ws, rebuild_start(g, since=since, now=now), FAR_FUTURE) for ws in workspace_ids] for g in UNITS
+    }
 
 
 def _recompute_all(targets: dict[str, list[Target]], *, now: datetime) -> dict[str, int]:
@@ -347,20 +437,25 @@ def rebuild(
 ) -> dict[str, int]:
     """Recompute every bucket from `since` (clamped to the retention window) for the workspaces.
 
-    `workspace_ids=None` means every workspace. Returns rows written per granularity.
+    `workspace_ids=None` means every workspace (one sequential pass per granularity). Returns
+    rows written per granularity.
     """
     _require_postgresql()
     now = now or timezone.now()
     with transaction.atomic():
         _lock()
         if workspace_ids is None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id FROM workspaces_workspace ORDER BY id")
-                workspace_ids = [row[0] for row in cursor.fetchall()]
-        ids = sorted(set(workspace_ids))
-        written = _recompute_all(targets_for_rebuild(ids, since=since, now=now), now=now)
+            written = {
+                str(g): recompute_everything(g, since=rebuild_start(g, since=since, now=now), now=now)
+                for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK, Granularity.MONTH)
+            }
+            scope = "all"
+        else:
+            ids = sorted(set(workspace_ids))
+            written = _recompute_all(targets_for_rebuild(ids, since=since, now=now), now=now)
+            scope = str(len(ids))
         written["hour_pruned"] = prune_hourly(now=now)
-    log.info("analytics.rollups_rebuilt", workspaces=len(ids), since=since.isoformat() if since else None, **written)
+    log.info("analytics.rollups_rebuilt", workspaces=scope, since=since.isoformat() if since else None, **written)
     return written
 
 

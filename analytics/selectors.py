@@ -169,11 +169,26 @@ def _buckets(lo: datetime, hi: datetime, granularity: str) -> list[datetime]:
     return result
 
 
+_DERIVED_FROM = {
+    "duration_avg_ms": ("duration_sum_ms", "duration_count"),
+    "queue_wait_avg_ms": ("queue_wait_sum_ms", "queue_wait_count"),
+    "success_rate": ("runs_completed", "runs_failed"),
+}
+
+
+def _fields_for(metric: str) -> tuple[str, ...]:
+    """The rollup columns one metric needs (a time series reads only those)."""
+    return _DERIVED_FROM.get(metric, (metric,))
+
+
 def _point_value(metric: str, row: dict[str, Any] | None) -> Any:
     if row is None:
         return None if metric in PERCENTILE_METRICS or metric in DERIVED_METRICS else 0
     if metric in DERIVED_METRICS:
-        return derive(row)[metric]
+        numerator, other = (row[f] or 0 for f in _DERIVED_FROM[metric])
+        if metric == "success_rate":
+            return numerator / (numerator + other) if numerator + other else None
+        return numerator / other if other else None
     return row[metric]
 
 
@@ -191,7 +206,7 @@ def time_series(
     if interval == Granularity.HOUR:  # hourly rollups exist for the last 48 hours only, up to now
         lo = max(lo, rollups.hourly_cutoff(now))
         hi = min(hi, rollups.bucket_next(rollups.bucket_floor(now or timezone.now(), interval), interval))
-    fields = ["bucket_start", *SUM_FIELDS, *PERCENTILE_METRICS]
+    fields = ["bucket_start", *_fields_for(metric)]
     rows = {
         row["bucket_start"]: row
         for row in Rollup.objects.filter(

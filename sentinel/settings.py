@@ -316,3 +316,5 @@ ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", defau
 # Cron (UTC) of the incremental rollup job and of the retention clean-up, both on `bulk`.
 ANALYTICS_ROLLUP_CRON = env.str("ANALYTICS_ROLLUP_CRON", default="*/5 * * * *")
 ANALYTICS_RETENTION_CRON = env.str("ANALYTICS_RETENTION_CRON", default="41 2 * * *")
+# PostgreSQL work_mem of the rollup transactions only (their sorts and hashes stay in memory).
+ANALYTICS_ROLLUP_WORK_MEM = env.str("ANALYTICS_ROLLUP_WORK_MEM", default="256MB")

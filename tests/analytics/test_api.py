@@ -202,3 +202,17 @@ def test_anonymous_requests_answer_401(world) -> None:
     from rest_framework.test import APIClient
 
     assert APIClient().get(url(world["workspace"], "overview")).status_code == 401
+
+
+@pytest.mark.parametrize("metric", ["success_rate", "duration_avg_ms"])
+def test_ratio_series_are_computed_from_the_rollup_sums(world, metric) -> None:
+    ws = world["workspace"]
+    body = world["client"].get(url(ws, "timeseries"), {"metric": metric, "interval": "week", "range": "30d"}).json()
+    stored = {r.bucket_start: r for r in Rollup.objects.for_workspace(ws).filter(granularity="week", repository__isnull=True)}
+    for point in body["points"]:
+        row = stored[datetime.fromisoformat(point["bucket"].replace("Z", "+00:00"))]
+        if metric == "success_rate":
+            expected = row.runs_completed / (row.runs_completed + row.runs_failed)
+        else:
+            expected = row.duration_sum_ms / row.duration_count
+        assert point["value"] == pytest.approx(expected)
