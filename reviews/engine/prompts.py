@@ -13,7 +13,10 @@ from typing import Any
 from integrations.ai.redaction import redact_text
 from reviews.engine import policy as policy_mod
 
-PROMPT_VERSION = "2026-12-01.1"
+PROMPT_VERSION = "2026-12-02.1"
+# Team guideline documents in the instructions: per document and in total (~4,000 tokens).
+GUIDELINE_MAX_CHARS = 8_000
+GUIDELINES_MAX_CHARS = 16_000
 
 TONES = {
     "constructive": "Be constructive and specific; explain the why briefly.",
@@ -57,11 +60,16 @@ def instructions(policy: Mapping[str, Any]) -> str:
         text += "\nThe team asks you to focus on:\n" + "\n".join(f"- {item[:500]}" for item in focus[:20])
     guidelines = (policy or {}).get("guidelines") or []
     notes = []
+    room = GUIDELINES_MAX_CHARS  # repeated in every call of a split review: keep it bounded
     for guideline in guidelines[:10] if isinstance(guidelines, list) else []:
-        if isinstance(guideline, Mapping):
-            content = guideline.get("content") or guideline.get("description") or ""
-            if content:
-                notes.append(f"- {guideline.get('path', '')}: {str(content)[:4000]}")
+        if not isinstance(guideline, Mapping) or room <= 0:
+            continue
+        description = str(guideline.get("description") or "")
+        content = str(guideline.get("content") or "")
+        note = "\n".join(part for part in (description, content) if part)[: min(room, GUIDELINE_MAX_CHARS)]
+        if note:
+            notes.append(f"- {guideline.get('path', '')}:\n{note}")
+            room -= len(note)
     if notes:
         text += "\nTeam guidelines:\n" + redact_text("\n".join(notes))
     return text

@@ -147,3 +147,27 @@ def test_files_beyond_the_call_limit_are_listed_as_skipped_too_large():
     too_large = {s.path for s in plan.coverage.skipped if s.reason == "too_large"}
     assert covered | too_large == {f.path for f in prepared.files}  # every file accounted for
     assert covered.isdisjoint(too_large) and too_large
+
+
+def test_guidelines_go_into_the_instructions_bounded_and_redacted():
+    from reviews.engine.prompts import GUIDELINES_MAX_CHARS, instructions
+
+    policy = {
+        "guidelines": [
+            {
+                "path": "docs/style.md",
+                "description": "House style",
+                "content": "Prefer early returns.\n" + "x" * 20_000,
+            },
+            {
+                "path": "docs/ops.md",
+                "description": None,
+                "content": 'Use API_KEY = "sk-proj-abcdefghijklmnopqrstuvwx1234"',
+            },
+        ]
+    }
+    text = instructions(policy)
+    assert text.startswith("You are Sentinel") and "Answer with one JSON object only" in text
+    assert "docs/style.md" in text and "House style" in text and "Prefer early returns." in text
+    assert len(text) < GUIDELINES_MAX_CHARS + 4_000
+    assert "sk-proj-abcdefghijklmnopqrstuvwx1234" not in text
