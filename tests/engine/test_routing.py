@@ -335,3 +335,31 @@ def test_with_the_resolved_system_policy_an_overloaded_provider_still_falls_back
     with pytest.raises(errors.Overloaded):  # a preferred provider without fallback is strict
         llm.expect_openai_error(httpserver, 503, llm.openai_error_body("error-503-overloaded.json"))
         run(workspace, {**policy, "provider": {"preferred": "openai", "model": None, "fallback": False}})
+
+
+@pytest.mark.django_db
+def test_platform_keys_serve_where_the_plan_allows_until_the_spend_cap(httpserver: HTTPServer, settings):
+    from billing import services as billing
+    from billing.selectors import plan_for
+
+    settings.SENTINEL_PLATFORM_OPENAI_API_KEY = llm.OPENAI_KEY
+    settings.SENTINEL_PLATFORM_OPENAI_BASE_URL = httpserver.url_for("/v1")
+    workspace = make_workspace()
+    billing.change_plan(workspace_id=workspace.pk, plan="pro")  # BYOK optional, platform spend capped
+    policy = {"provider": {"preferred": "openai", "fallback": False}}
+    llm.expect_openai_review(httpserver, llm.review_payload())
+
+    result = run(workspace, policy)
+
+    assert (result.provider, result.byok, result.extra["key_id"]) == ("openai", False, None)
+    cap = plan_for(workspace.pk).ai_spend_cap_microusd
+    billing.record_usage(
+        workspace_id=workspace.pk,
+        metric="platform_ai_cost_microusd",
+        quantity=cap,
+        idempotency_key="test:spend-cap",
+    )
+    with pytest.raises(errors.NoEligibleProvider) as caught:
+        run(workspace, policy)
+    assert caught.value.reasons["openai"].startswith("spend_cap_reached")
+    assert len(httpserver.log) == 1  # checked before the call: nothing was sent
