@@ -298,6 +298,12 @@ def _lock() -> None:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ANALYTICS_ROLLUP_WORK_MEM])
         # JIT compilation costs ~0.4 s per statement here and saves less on these plans.
         cursor.execute("SELECT set_config('jit', 'off', true)")
+        # The final joins of counts, percentiles and findings maps are on (workspace, repository,
+        # bucket, level); misestimated at one or a few hundred rows, the planner picks merge or
+        # nested-loop joins that rescan quadratically on thousands. Hash joins are right at every
+        # size here (the LATERAL per-target scans stay nested loops: they have no other plan).
+        cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
+        cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
 
 
 def _merge(targets: Iterable[Target]) -> list[Target]:
