@@ -268,6 +268,8 @@ configure_logging(LOG_LEVEL)
 SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER = env.str(
     "SENTINEL_WORKSPACE_CONCURRENCY_RESOLVER", default="billing.selectors.max_concurrent_reviews"
 )
+# The plan's seat limit, checked when a member joins through the API or an invitation (empty: none).
+SENTINEL_SEAT_CHECK = env.str("SENTINEL_SEAT_CHECK", default="billing.services.check_seat_allowed")
 SENTINEL_WORKSPACE_CONCURRENCY = env.int("SENTINEL_WORKSPACE_CONCURRENCY", default=4)
 SENTINEL_WORKSPACE_CONCURRENCY_PER_QUEUE: dict[str, int] = {}
 # Token bucket per workspace and queue, applied when a job starts: queue -> (per minute, burst).

@@ -11,14 +11,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from workspaces import policies
-from workspaces.exceptions import Conflict, Forbidden, NotFoundError, ValidationFailed
+from workspaces.exceptions import ApplicationError, Conflict, Forbidden, NotFoundError, ValidationFailed
 from workspaces.models import (
     ApiToken,
     Invitation,
@@ -54,6 +56,27 @@ def _unique_slug(name: str) -> str:
 
 def _lock_workspace(workspace: Workspace) -> Workspace:
     return Workspace.objects.select_for_update().get(pk=workspace.pk)
+
+
+class SeatLimitReached(ApplicationError):
+    status_code = 402
+    code = "seat_limit"
+    message = "The plan's seats are all taken. Upgrade to add members."
+
+
+def _check_seat_available(workspace: Workspace) -> None:
+    """Refuse a new member when the plan has no free seat.
+
+    The rule belongs to billing, which depends on workspaces, so it is reached through the
+    `SENTINEL_SEAT_CHECK` setting (a dotted path to `(*, workspace_id) -> Decision`) instead of
+    an import. Operators (`actor=None`: commands, admin) are not limited.
+    """
+    path = getattr(settings, "SENTINEL_SEAT_CHECK", "")
+    if not path:
+        return
+    decision = import_string(path)(workspace_id=workspace.pk)
+    if not decision.allowed:
+        raise SeatLimitReached(decision.message, code=decision.reason or SeatLimitReached.code)
 
 
 @transaction.atomic
@@ -134,6 +157,8 @@ def member_add(
         policies.check_can_add_member(actor=actor, role=role)
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise Conflict("This user is already a member.", code="already_member")
+    if actor is not None:
+        _check_seat_available(workspace)
     membership = Membership.objects.create(workspace=workspace, user=user, role=role)
     team_list = list(teams)
     _check_teams(workspace, team_list)
@@ -217,6 +242,7 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite `email`. Returns the invitation and its plaintext token (shown once, stored hashed)."""
     policies.check_can_add_member(actor=actor, role=role)
+    _check_seat_available(workspace)
     email = email.strip().lower()
     if Membership.objects.for_workspace(workspace).filter(user__email__iexact=email).exists():
         raise Conflict("A member with this email already exists.", code="already_member",
@@ -252,6 +278,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
     workspace = _lock_workspace(invitation.workspace)
     membership = Membership.objects.filter(workspace=workspace, user=user).first()
     if membership is None:
+        _check_seat_available(workspace)  # seats may have filled since the invitation was sent
         membership = Membership.objects.create(workspace=workspace, user=user, role=invitation.role)
         member_added.send(sender=Membership, membership=membership, actor=invitation.invited_by)
     invitation.accepted_at = timezone.now()

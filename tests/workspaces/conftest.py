@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -18,3 +19,11 @@ def _clear_throttle_buckets() -> Iterator[None]:
         conn.delete(*keys)
     yield
     conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_seat_limit(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Role and tenancy tests add members freely; the plan's seat limit is billing's rule, tested
+    with it switched on in test_seats.py (marked `seat_limit`)."""
+    if request.node.get_closest_marker("seat_limit") is None:
+        settings.SENTINEL_SEAT_CHECK = ""
