@@ -288,6 +288,12 @@ SENTINEL_WORKER_HEARTBEAT_GRACE = env.int("SENTINEL_WORKER_HEARTBEAT_GRACE", def
 # The non-forking critical pool: its heartbeat covers the job's whole timeout plus this.
 SENTINEL_SIMPLE_WORKER_HEARTBEAT_GRACE = env.int("SENTINEL_SIMPLE_WORKER_HEARTBEAT_GRACE", default=10)
 SENTINEL_WORKER_TTL = env.int("SENTINEL_WORKER_TTL", default=25)
+# Modules a worker imports before forking (queues/preload.py): the AI SDKs cost seconds of CPU
+# per import, which every forked job would otherwise pay again. Empty in tests (bin/test).
+SENTINEL_WORKER_PRELOAD = env.list(
+    "SENTINEL_WORKER_PRELOAD",
+    default=["integrations.ai.openai_provider", "integrations.ai.anthropic_provider", "integrations.github.client"],
+)
 SENTINEL_PROGRESS_MIN_INTERVAL = env.float("SENTINEL_PROGRESS_MIN_INTERVAL", default=1.0)
 # Worker pool sizes: SENTINEL_POOL_<NAME>_WORKERS overrides a pool's process count (queues/pools.py).
 # Cron schedules (queues/schedules.py): each app appends {"name", "cron" (UTC), "job", "data"?,

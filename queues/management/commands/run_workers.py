@@ -20,6 +20,7 @@ from rq.worker_pool import WorkerPool
 
 from queues.connection import SentinelJob, get_redis
 from queues.pools import FORK, POOLS, SIMPLE, Pool
+from queues.preload import preload
 from queues.topology import Queue
 
 
@@ -45,11 +46,14 @@ class Command(BaseCommand):
             self.run_pool(pool, options["processes"] or 1, burst=options["burst"], name=options["name"])
         elif options["pool"]:
             pool = POOLS[options["pool"]]
-            self.run_pool(pool, options["processes"] or pool.processes, burst=options["burst"], name=options["name"])
+            self.run_pool(
+                pool, options["processes"] or pool.processes, burst=options["burst"], name=options["name"]
+            )
         else:
             self.supervise(burst=options["burst"])
 
     def run_pool(self, pool: Pool, processes: int, *, burst: bool, name: str | None) -> None:
+        preload()  # once here, inherited by every forked worker and work-horse
         connections.close_all()  # nothing forked below may share a database socket
         connection = get_redis()
         if processes <= 1:
