@@ -95,7 +95,8 @@ class InstallationAdmin(ConsoleActionsMixin, admin.ModelAdmin):
 @admin.register(Repository)
 class RepositoryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["full_name", "provider", "enabled", "private", "workspace_link", "installation_link", "removed_at", "updated_at"]
-    list_filter = ["provider", "enabled", "private", ("removed_at", admin.EmptyFieldListFilter)]
+    list_filter = ["provider", "enabled", "private", ("removed_at", admin.EmptyFieldListFilter),
+                   ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["full_name", "=provider_id", "workspace__slug"]
     list_select_related = ["workspace", "installation"]
     raw_id_fields = ["workspace", "installation"]
@@ -143,7 +144,8 @@ class RepositoryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ConsoleActionsMixin, admin.ModelAdmin):
     list_display = ["delivery_id", "event", "action", "status", "short_reason", "workspace_link", "installation_id", "received_at", "processed_at"]
-    list_filter = ["status", "event", "provider"]
+    # No workspace filter: its DISTINCT over the (large) delivery table would run on every page.
+    list_filter = ["status", "event", "provider", "received_at"]
     search_fields = ["=delivery_id", "=correlation_id", "event", "reason", "=installation_id"]
     list_select_related = ["workspace"]
     readonly_fields = ["provider", "delivery_id", "event", "action", "hook_id", "installation_id", "workspace",

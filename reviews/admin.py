@@ -93,7 +93,10 @@ class ReviewRunAdmin(ConsoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "id", "workspace", "repository_link", "pr_number", "short_head", "trigger", "status", "skip_reason",
         "review_mode", "findings", "provider", "model", "progress", "queued_at", "finished_at",
     )
-    list_filter = ("status", "trigger", "skip_reason", "review_mode", "queue", "provider", "byok", "created_at")
+    list_filter = (
+        "status", "trigger", "skip_reason", "review_mode", "queue", "provider", "byok", "created_at",
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+    )  # fmt: skip
     search_fields = ("=id", "head_sha", "base_sha", "repository__full_name", "workspace__slug", "correlation_id",
                      "idempotency_key", "error_code")
     list_select_related = ("workspace", "repository")
