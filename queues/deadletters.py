@@ -99,8 +99,11 @@ def replay_dead_letter(*, dead_letter: DeadLetter, actor: str, note: str = "") -
     connection = get_redis()
     with transaction.atomic():
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
-        if locked.status == DeadLetter.Status.DISCARDED:
-            raise ValueError(f"dead letter {locked.pk} was discarded")
+        # Only a pending letter replays: under the row lock, a second operator confirming the same
+        # replay (or a replay after a discard) is refused instead of queueing the job twice. A
+        # replayed job that fails again becomes a new pending letter of its own.
+        if locked.status != DeadLetter.Status.PENDING:
+            raise ValueError(f"dead letter {locked.pk} was already {locked.status}")
         spec = spec_for(locked.job_name)
         envelope = Envelope.from_dict({**_original_envelope(locked, connection), "job_id": locked.job_id})
         try:
@@ -111,7 +114,9 @@ def replay_dead_letter(*, dead_letter: DeadLetter, actor: str, note: str = "") -
         locked.replay_count += 1
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "replay_count", "resolved_at"])
-        DeadLetterEvent.objects.create(dead_letter=locked, action=DeadLetterEvent.Action.REPLAYED, actor=actor, note=note)
+        DeadLetterEvent.objects.create(
+            dead_letter=locked, action=DeadLetterEvent.Action.REPLAYED, actor=actor, note=note
+        )
 
         def requeue() -> None:
             try:

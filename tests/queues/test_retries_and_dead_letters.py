@@ -6,11 +6,12 @@ import pytest
 from django.core.management import call_command
 from rq.job import JobStatus
 
-from queues.connection import SentinelJob
+from queues.connection import SentinelJob, get_rq_queue
 from queues.deadletters import discard_dead_letter, replay_dead_letter
 from queues.dispatch import dispatch
 from queues.models import DeadLetter, DeadLetterEvent
 from queues.signals import job_permanently_failed
+from queues.topology import Queue
 from tests.queues import jobs
 from tests.queues.conftest import wait_for
 
@@ -94,7 +95,11 @@ def test_replay_runs_a_dead_letter_again_with_the_same_job_id(redis_conn, worker
 
 def test_discard_keeps_the_row_and_an_audit_record(redis_conn):
     dead = DeadLetter.objects.create(
-        job_id="x-1", job_name="tests.queues.jobs.leaky", queue="default", error="boom", failed_at="2026-01-01T00:00Z"
+        job_id="x-1",
+        job_name="tests.queues.jobs.leaky",
+        queue="default",
+        error="boom",
+        failed_at="2026-01-01T00:00Z",
     )
     discard_dead_letter(dead_letter=dead, actor="alice", reason="obsolete")
     dead.refresh_from_db()
@@ -104,14 +109,53 @@ def test_discard_keeps_the_row_and_an_audit_record(redis_conn):
         replay_dead_letter(dead_letter=dead, actor="bob")
 
 
+def test_a_dead_letter_replays_once_a_second_confirmation_is_refused(redis_conn):
+    dead = DeadLetter.objects.create(
+        job_id="twice-1",
+        job_name="tests.queues.jobs.record",
+        queue="default",
+        error="e",
+        failed_at="2026-01-01T00:00Z",
+        payload={
+            "schema_version": 1,
+            "workspace_id": None,
+            "correlation_id": "c",
+            "entity_ids": {"n": 9},
+            "data": {"marker": "twice"},
+            "job_id": "twice-1",
+        },
+    )
+    replay_dead_letter(dead_letter=dead, actor="alice")
+    with pytest.raises(ValueError, match="already replayed"):
+        replay_dead_letter(dead_letter=dead, actor="bob")
+    dead.refresh_from_db()
+    assert dead.replay_count == 1
+    assert list(dead.events.values_list("actor", flat=True)) == ["alice"]
+    assert get_rq_queue(Queue.DEFAULT, redis_conn).count == 1
+
+
 def test_replay_command_selects_by_queue_and_ids(redis_conn):
     a = DeadLetter.objects.create(
-        job_id="a-1", job_name="tests.queues.jobs.record", queue="default", error="e", failed_at="2026-01-01T00:00Z",
-        payload={"schema_version": 1, "workspace_id": None, "correlation_id": "c", "entity_ids": {"n": 1},
-                 "data": {"marker": "replayed"}, "job_id": "a-1"},
+        job_id="a-1",
+        job_name="tests.queues.jobs.record",
+        queue="default",
+        error="e",
+        failed_at="2026-01-01T00:00Z",
+        payload={
+            "schema_version": 1,
+            "workspace_id": None,
+            "correlation_id": "c",
+            "entity_ids": {"n": 1},
+            "data": {"marker": "replayed"},
+            "job_id": "a-1",
+        },
     )
     b = DeadLetter.objects.create(
-        job_id="b-1", job_name="tests.queues.jobs.record", queue="bulk", error="e", failed_at="2026-01-01T00:00Z"
+        job_id="b-1",
+        job_name="tests.queues.jobs.record",
+        queue="bulk",
+        error="e",
+        failed_at="2026-01-01T00:00Z",
     )
     call_command("replay_dead_letters", "--queue", "default", "--actor", "cli-test")
     a.refresh_from_db()
