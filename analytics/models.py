@@ -212,6 +212,8 @@ class RollupDirty(models.Model):
     marked_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "rollup awaiting recomputation"
+        verbose_name_plural = "rollups awaiting recomputation"
         constraints = [models.UniqueConstraint(fields=["workspace_id", "day"], name="analytics_dirty_unique")]
 
     def __str__(self) -> str:

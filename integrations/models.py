@@ -75,6 +75,7 @@ class Repository(models.Model):
     objects = WorkspaceScopedManager()
 
     class Meta:
+        verbose_name_plural = "repositories"
         ordering = ["full_name"]
         constraints = [
             models.UniqueConstraint(
