@@ -172,9 +172,11 @@ def test_a_permanent_failure_is_not_retried(redis_conn, workers):
     job_id = dispatch(jobs.permanent, workspace_id=None, entity_ids={"n": 1})
     workers.start(["default"])
     dead = wait_for(lambda: DeadLetter.objects.first(), timeout=30)
+    # The dead letter is written while the worker handles the failure, a moment before rq marks
+    # the job failed: wait for the final status, then check nothing ran again.
+    wait_for(lambda: job_status(redis_conn, job_id) == JobStatus.FAILED)
     assert int(redis_conn.get("tq:permanent:runs")) == 1
     assert dead.attempts == 1 and "PermanentFailure" in dead.error
-    assert job_status(redis_conn, job_id) == JobStatus.FAILED
 
 
 def test_retry_after_delays_the_retry_by_the_requested_seconds(redis_conn, workers):
