@@ -14,6 +14,17 @@ from django.conf import settings
 from sentinel.logging import OWN_HANDLER_LOGGERS, json_formatter
 
 
+def clear_throttle_buckets() -> None:
+    """Delete the API throttle counters (they live in the Redis cache and outlive a test database).
+
+    Only throttle keys of the tests' own Redis database, never FLUSHALL."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(conn.scan_iter(match="*throttle:*", count=500))
+    if keys:
+        conn.delete(*keys)
+    conn.close()
+
+
 @pytest.fixture
 def redis_conn() -> Iterator[redis.Redis]:
     """The tests' own Redis database, emptied before and after the test."""

@@ -12,9 +12,7 @@ import json
 from typing import Any
 
 import pytest
-import redis
 import schemathesis
-from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -22,6 +20,7 @@ from rest_framework.test import APIClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
 
+from tests.conftest import clear_throttle_buckets
 from tests.workspaces.factories import make_user, make_workspace
 from workspaces import services
 
@@ -80,14 +79,6 @@ def _send(client: APIClient, case: Any, slug: str) -> Any:
 DELIBERATE_UNAVAILABLE = {502, 503, 504}
 
 
-def _clear_throttles() -> None:
-    conn = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(conn.scan_iter(match="*throttle:*", count=500))
-    if keys:
-        conn.delete(*keys)
-    conn.close()
-
-
 # Six examples per operation keeps the walk over every endpoint of every app near a minute; the
 # schema-derived cross-tenant walk (tests/workspaces) covers the authorisation side.
 @schema.parametrize()
@@ -104,7 +95,7 @@ def test_no_generated_request_gets_a_server_error(case: Any, owner_client: tuple
     client, slug = owner_client
     if case.method.lower() not in {"get", "post", "put", "patch", "delete"}:
         return  # schemathesis may also probe e.g. QUERY; the API serves only these
-    _clear_throttles()
+    clear_throttle_buckets()
     response = _send(client, case, slug)
     if response.status_code in DELIBERATE_UNAVAILABLE:
         # 502/503/504 are answers, not crashes, when they name the upstream or setting at fault.
