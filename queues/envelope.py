@@ -7,7 +7,8 @@ fresh state by id (rules in docs/queues.md).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,7 +23,16 @@ class Envelope:
     job_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out rather than dataclasses.asdict, which deep-copies recursively: this runs for
+        # every queued job. The dicts are copied one level, as JSON-like ids and data need.
+        return {
+            "schema_version": self.schema_version,
+            "workspace_id": self.workspace_id,
+            "correlation_id": self.correlation_id,
+            "entity_ids": dict(self.entity_ids),
+            "data": copy.deepcopy(self.data) if self.data else {},
+            "job_id": self.job_id,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Envelope:

@@ -53,12 +53,14 @@ class RetryPolicy:
 
     def intervals(self, *, rng: random.Random | None = None, scale: float | None = None) -> list[int]:
         """One jittered interval (whole seconds, >= 1) per retry."""
-        rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # The module's shared generator: seeding a new Random per job cost more than the rest of
+        # this function, and Python reseeds the shared one in every forked worker.
+        uniform = (rng or random).uniform
         if scale is None:
             scale = float(getattr(settings, "SENTINEL_RETRY_BACKOFF_SCALE", 1.0))
         result = []
         for base in self.base_intervals():
-            jittered = base * (1 + rng.uniform(0, self.jitter))
+            jittered = base * (1 + uniform(0, self.jitter))  # noqa: S311 - jitter, not cryptography
             result.append(max(1, int(round(jittered * scale))))
         return result
 

@@ -11,28 +11,26 @@ Order of checks (each answer carries the correlation id, which is the delivery i
 5. a delivery id already stored -> 200, nothing queued;
 6. otherwise the delivery row is inserted and ProcessWebhookEvent queued on `webhooks` -> 202.
 
-The row is inserted with one `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the unique index on
-`delivery_id` decides between concurrent repeats (no read-then-write race, no savepoint), and the
-body is handed to PostgreSQL's jsonb as received instead of being re-serialised in Python. If Redis
-refuses the job the delivery is already durable: it stays `received` and the per-minute
-`requeue_stranded_deliveries` job queues it again.
+Storing is one statement (`deliveries.store_delivery`): PostgreSQL parses the body as jsonb, checks
+it is an object, extracts action and installation id, and the unique index on `delivery_id`
+decides between concurrent repeats. The job is queued in one Redis round trip (the row is new, so
+no job for it can exist). If Redis refuses the job the delivery is already durable: it stays
+`received` and the per-minute `requeue_stranded_deliveries` job queues it again. Every step here
+is paid per delivery; `bench/bench_webhook_intake.py` measures it against the floor.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations.github import signatures
-from integrations.models import DeliveryStatus, SourceProvider, WebhookDelivery
+from integrations.github.deliveries import store_delivery
 from sentinel.correlation import bind_correlation_id, clean_correlation_id
 
 log = structlog.get_logger("integrations.github.intake")
@@ -42,9 +40,6 @@ DELIVERY_HEADER = "X-GitHub-Delivery"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 HOOK_ID_HEADER = "X-GitHub-Hook-ID"
 CORRELATION_HEADER = "X-Correlation-ID"
-EXCERPT_CHARS = 2000
-
-_INSERT_SQL = None  # built lazily from the model's table name
 
 
 def _answer(request: HttpRequest, status: int, body: dict[str, Any], *, correlation_id: str | None = None) -> JsonResponse:
@@ -75,57 +70,6 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def insert_delivery(
-    *,
-    delivery_id: str,
-    event: str,
-    action: str,
-    hook_id: str,
-    installation_id: int | None,
-    status: str,
-    payload_json: str | None,
-    reason: str = "",
-    body_excerpt: str = "",
-) -> int | None:
-    """Insert a delivery unless its delivery id exists. Returns the new row's id, or None for a repeat."""
-    global _INSERT_SQL
-    if _INSERT_SQL is None:
-        _INSERT_SQL = (
-            f"INSERT INTO {WebhookDelivery._meta.db_table} "  # noqa: S608 - table name from the model, values bound
-            "(provider, delivery_id, event, action, hook_id, installation_id, status, reason, payload, "
-            "body_excerpt, received_at, correlation_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s) "
-            "ON CONFLICT (delivery_id) DO NOTHING RETURNING id"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_SQL,
-            [
-                SourceProvider.GITHUB,
-                delivery_id,
-                event,
-                action,
-                hook_id,
-                installation_id,
-                status,
-                reason,
-                payload_json,
-                body_excerpt,
-                timezone.now(),
-                delivery_id,
-            ],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _installation_id(payload: dict[str, Any]) -> int | None:
-    installation = payload.get("installation")
-    if isinstance(installation, dict) and isinstance(installation.get("id"), int):
-        return installation["id"]
-    return None
-
-
 @csrf_exempt
 @require_POST
 def github_webhook(request: HttpRequest) -> JsonResponse:
@@ -148,37 +92,11 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
     correlation_id = clean_correlation_id(delivery_id)
     hook_id = request.headers.get(HOOK_ID_HEADER, "")[:64]
 
-    try:
-        text = body.decode("utf-8")  # GitHub sends UTF-8; jsonb below needs text
-        payload = json.loads(text)
-        if not isinstance(payload, dict):
-            raise ValueError("the body is not a JSON object")
-    except (ValueError, UnicodeDecodeError) as exc:
-        insert_delivery(
-            delivery_id=delivery_id,
-            event=event,
-            action="",
-            hook_id=hook_id,
-            installation_id=None,
-            status=DeliveryStatus.REJECTED,
-            payload_json=None,
-            reason=f"malformed JSON: {exc}"[:1000],
-            body_excerpt=body[:EXCERPT_CHARS].decode("utf-8", "replace"),
-        )
-        log.warning("webhook.rejected", delivery_id=delivery_id, github_event=event, reason="malformed JSON")
+    stored = store_delivery(delivery_id=delivery_id, event=event, hook_id=hook_id, body=body)
+    if stored.rejected_because:
+        log.warning("webhook.rejected", delivery_id=delivery_id, github_event=event, reason=stored.rejected_because)
         return _error(request, 400, "malformed_json", "The body is not a JSON object.", correlation_id=correlation_id)
-
-    action = payload.get("action") if isinstance(payload.get("action"), str) else ""
-    pk = insert_delivery(
-        delivery_id=delivery_id,
-        event=event,
-        action=action[:64],
-        hook_id=hook_id,
-        installation_id=_installation_id(payload),
-        status=DeliveryStatus.RECEIVED,
-        # Valid JSON as received; jsonb parses it once, in the database.
-        payload_json=text,
-    )
+    pk = stored.pk
     if pk is None:
         log.info("webhook.duplicate", delivery_id=delivery_id, github_event=event)
         return _answer(request, 200, {"delivery_id": delivery_id, "status": "duplicate"}, correlation_id=correlation_id)
@@ -186,7 +104,7 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
     from integrations.github.routing import queue_delivery
 
     try:
-        queue_delivery(delivery_pk=pk, correlation_id=correlation_id)
+        queue_delivery(delivery_pk=pk, correlation_id=correlation_id, just_stored=True)
     except Exception:  # noqa: BLE001 - stored is what matters; the stranded-delivery sweep re-queues it
         log.error("webhook.enqueue_failed", delivery_id=delivery_id, exc_info=True)
     return _answer(request, 202, {"delivery_id": delivery_id, "status": "queued"}, correlation_id=correlation_id)

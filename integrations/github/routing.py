@@ -70,8 +70,14 @@ def ignored(reason: str, *, repository: Repository | None = None, workspace_id: 
     )
 
 
-def queue_delivery(*, delivery_pk: int, correlation_id: str) -> str:
-    """Queue ProcessWebhookEvent for a stored delivery (after the current transaction commits)."""
+def queue_delivery(*, delivery_pk: int, correlation_id: str, just_stored: bool = False) -> str:
+    """Queue ProcessWebhookEvent for a stored delivery (after the current transaction commits).
+
+    `just_stored`: the intake has this moment inserted the row, so no job for it can exist yet and
+    the duplicate check is skipped (one Redis round trip fewer on the hot path). Even a duplicate
+    would be harmless: `process_delivery` locks the row and routes only `received` deliveries.
+    The stranded-delivery sweep keeps the check, since the job it re-queues may still be queued.
+    """
     from integrations import jobs
     from queues.dispatch import dispatch
 
@@ -80,6 +86,7 @@ def queue_delivery(*, delivery_pk: int, correlation_id: str) -> str:
         workspace_id=None,  # not known before routing; webhook jobs are never throttled per tenant
         entity_ids={"delivery_id": delivery_pk},
         correlation_id=correlation_id,
+        unique=not just_stored,
     )
 
 
@@ -124,6 +131,8 @@ def process_delivery(*, delivery_pk: int) -> str:
         if delivery.status != DeliveryStatus.RECEIVED:
             return f"already {delivery.status}"
         payload = delivery.payload if isinstance(delivery.payload, dict) else None
+        if payload is not None:
+            delivery.action, delivery.installation_id = delivery_envelope(payload)
         try:
             if payload is None:
                 raise PayloadError("the stored payload is not a JSON object")
@@ -135,7 +144,9 @@ def process_delivery(*, delivery_pk: int) -> str:
         delivery.workspace_id = outcome.workspace_id
         delivery.repository_id = outcome.repository_id
         delivery.processed_at = timezone.now()
-        delivery.save(update_fields=["status", "reason", "workspace", "repository", "processed_at"])
+        delivery.save(
+            update_fields=["status", "reason", "workspace", "repository", "processed_at", "action", "installation_id"]
+        )
     log_method = log.warning if outcome.status == DeliveryStatus.FAILED else log.info
     log_method(
         "webhook.routed",
@@ -147,6 +158,25 @@ def process_delivery(*, delivery_pk: int) -> str:
         workspace_id=outcome.workspace_id,
     )
     return outcome.status
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+def delivery_envelope(payload: dict[str, Any]) -> tuple[str, int | None]:
+    """`action` and `installation.id` for the delivery row (the intake stores the body unread).
+
+    Taken only when well typed: a string action (cut to the column's 64), a whole-number id that
+    fits bigint; anything else is left empty for routing's own checks to report.
+    """
+    action = payload.get("action")
+    installation = payload.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    well_typed_id = isinstance(installation_id, int) and not isinstance(installation_id, bool)
+    return (
+        action[:64] if isinstance(action, str) else "",
+        installation_id if well_typed_id and -BIGINT_MAX <= installation_id <= BIGINT_MAX else None,
+    )
 
 
 def route(delivery: WebhookDelivery, payload: dict[str, Any]) -> Outcome:

@@ -86,6 +86,67 @@ def test_malformed_json_with_valid_signature_is_400_and_stored_rejected(deliveri
     assert webhooks_queue_length() == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'["an", "array"]', "the body is a JSON array, not an object"),
+        (b'"a string"', "the body is a JSON string, not an object"),
+        (b"\xff\xfe{}", "malformed JSON"),  # not UTF-8
+        (b'{"zen": "a raw \x00 byte"}', "malformed JSON"),  # control characters must be escaped
+        # Valid JSON that jsonb cannot store: refused with the reason, where it used to be a 500.
+        (b'{"zen": "an escaped \\u0000"}', "unsupported Unicode escape sequence"),
+        (b'{"zen": "z"} {"zen": "twice"}', "malformed JSON"),  # opens like an object, is not JSON
+        (b"\xef\xbb\xbf{}", "malformed JSON"),  # a byte-order mark
+    ],
+    ids=["array", "string", "not-utf8", "raw-nul", "escaped-nul", "two-objects", "bom"],
+)
+def test_a_body_that_is_not_a_storable_json_object_is_400_and_stored_rejected(deliveries, clean_redis, body, reason) -> None:
+    response = deliveries.post("pull_request", body, delivery_id="not-an-object")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    delivery = WebhookDelivery.objects.get(delivery_id="not-an-object")
+    assert delivery.status == DeliveryStatus.REJECTED
+    assert reason in delivery.reason
+    assert delivery.payload is None
+    assert "\x00" not in delivery.body_excerpt
+    assert webhooks_queue_length() == 0
+
+
+def test_an_object_after_json_whitespace_is_accepted(deliveries, clean_redis) -> None:
+    response = deliveries.post("ping", b' \t\r\n {"zen": "Design for failure."}', delivery_id="spaced")
+    assert response.status_code == 202
+    assert WebhookDelivery.objects.get(delivery_id="spaced").payload == {"zen": "Design for failure."}
+
+
+@pytest.mark.parametrize(
+    ("fields", "action", "installation_id"),
+    [
+        ({"action": "opened", "installation": {"id": 42}}, "opened", 42),
+        ({"action": "x" * 100, "installation": {"id": -7}}, "x" * 64, -7),
+        ({"action": 5, "installation": {"id": 1.5}}, "", None),
+        ({"action": None, "installation": {"id": "42"}}, "", None),
+        ({"installation": {"id": True}}, "", None),
+        ({"installation": {"id": 10**19}}, "", None),  # does not fit bigint
+        ({"installation": [1, 2]}, "", None),
+        ({}, "", None),
+    ],
+    ids=["plain", "long-action", "wrong-types", "id-as-string", "id-as-bool", "huge-id", "installation-array", "neither"],
+)
+@routed
+def test_routing_fills_in_action_and_installation_id_only_when_well_typed(
+    deliveries, clean_redis, fields, action, installation_id
+) -> None:
+    """The intake stores the body unread (PostgreSQL parses it); routing fills in the two columns."""
+    response = deliveries.post("ping", {"zen": "Keep it logically awesome.", **fields}, delivery_id="typed")
+    assert response.status_code == 202
+    delivery = WebhookDelivery.objects.get(delivery_id="typed")
+    assert (delivery.status, delivery.action, delivery.installation_id) == (DeliveryStatus.RECEIVED, "", None)
+    drain([Queue.WEBHOOKS])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.action, delivery.installation_id) == (DeliveryStatus.PROCESSED, action, installation_id)
+    assert delivery.payload["zen"] == "Keep it logically awesome."
+
+
 def test_delivery_is_stored_queued_and_answers_202_with_the_delivery_id_as_correlation_id(
     deliveries, clean_redis, django_capture_on_commit_callbacks
 ) -> None:

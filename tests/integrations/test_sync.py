@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from integrations import jobs
-from integrations.github.intake import insert_delivery
+from integrations.github.deliveries import insert_delivery
 from integrations.models import DeliveryStatus, Installation, Repository, WebhookDelivery
 from queues.dispatch import dispatch
 from queues.testing import drain

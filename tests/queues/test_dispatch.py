@@ -63,6 +63,39 @@ def test_the_same_dispatch_twice_queues_one_job(redis_conn):
     assert queue.job_ids == [first]
 
 
+def test_dispatch_without_the_duplicate_check_queues_the_same_job(redis_conn):
+    """`unique=False` (the webhook intake's fast path) changes how the job is written, not what is written."""
+    queue = get_rq_queue(Queue.DEFAULT, redis_conn)
+    checked = SentinelJob.fetch(
+        dispatch(jobs.flaky, workspace_id=None, entity_ids={"n": 1}, data={"fail_times": 0}), connection=redis_conn
+    )
+    fast_id = dispatch(jobs.flaky, workspace_id=None, entity_ids={"n": 2}, data={"fail_times": 0}, unique=False)
+    fast = SentinelJob.fetch(fast_id, connection=redis_conn)
+    assert queue.job_ids == [checked.id, fast_id]
+    assert redis_conn.sismember("rq:queues", queue.key)
+    for attribute in ("func_name", "origin", "timeout", "result_ttl", "failure_ttl", "retries_left", "meta"):
+        assert getattr(fast, attribute) == getattr(checked, attribute), attribute
+    assert len(fast.retry_intervals) == len(checked.retry_intervals) == jobs.FAST.attempts
+    assert fast.get_status() == JobStatus.QUEUED
+    assert redis_conn.ttl(SentinelJob.key_for(fast_id)) == -1
+    assert fast.args[0]["entity_ids"] == {"n": 2}
+
+
+def test_envelope_to_dict_is_dataclasses_asdict():
+    """to_dict is spelled out for speed; it must stay what asdict gives, field for field."""
+    from dataclasses import asdict
+
+    from queues.envelope import Envelope
+
+    envelope = Envelope(schema_version=2, workspace_id=3, correlation_id="c", entity_ids={"run_id": 1},
+                        data={"nested": {"list": [1, {"a": 2}]}}, job_id="j")
+    as_dict = envelope.to_dict()
+    assert as_dict == asdict(envelope)
+    assert Envelope.from_dict(as_dict) == envelope
+    as_dict["data"]["nested"]["list"].append(3)
+    assert envelope.data == {"nested": {"list": [1, {"a": 2}]}}  # a copy, not the envelope's own
+
+
 def test_the_same_workspace_dispatch_twice_queues_one_job(redis_conn):
     """With a workspace the job is concurrency-limited (rq RateLimit), where rq refuses unique=True."""
     queue = get_rq_queue(Queue.DEFAULT, redis_conn)
