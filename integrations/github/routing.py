@@ -200,6 +200,8 @@ def _require(mapping: Any, key: str, kind: type | tuple[type, ...] = dict) -> An
     value = mapping.get(key)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
         raise PayloadError(f"{key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+    if kind is int and not -BIGINT_MAX <= value <= BIGINT_MAX:
+        raise PayloadError(f"{key!r} is out of range")  # every id column is a bigint
     return value
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from integrations.github import signatures
-from integrations.models import DeliveryStatus, WebhookDelivery
+from integrations.models import DeliveryStatus, Installation, WebhookDelivery
 from queues.connection import get_rq_queue
 from queues.testing import drain
 from queues.topology import Queue
@@ -195,6 +195,20 @@ def test_unknown_event_is_ignored_with_its_reason(deliveries, clean_redis) -> No
     delivery = WebhookDelivery.objects.get(delivery_id="cr-1")
     assert delivery.status == DeliveryStatus.IGNORED
     assert delivery.reason == "event 'check_run' is not handled"
+
+
+@routed
+def test_an_id_beyond_bigint_fails_the_delivery_without_retries(deliveries, clean_redis) -> None:
+    bad = payload("installation/created")
+    bad["installation"]["id"] = 2**63
+    assert deliveries.post("installation", bad, delivery_id="huge-installation").status_code == 202
+    drain([Queue.WEBHOOKS, Queue.SYNC])
+    delivery = WebhookDelivery.objects.get(delivery_id="huge-installation")
+    assert (delivery.status, delivery.installation_id) == (DeliveryStatus.FAILED, None)
+    assert "'id' is out of range" in delivery.reason
+    assert not Installation.objects.exists()
+    queue = get_rq_queue(Queue.WEBHOOKS)
+    assert queue.scheduled_job_registry.count == 0 and queue.count == 0
 
 
 @routed
