@@ -13,7 +13,11 @@ class IntegrationsConfig(AppConfig):
         local_git.register()
         register_provider("github", GitHubProvider)
 
+        from integrations import receivers
+        from queues import signals as queue_signals
         from queues.schedules import register_schedule
+
+        queue_signals.job_permanently_failed.connect(receivers.job_dead_lettered, dispatch_uid="integrations.dead_letter")
 
         # Repairs missed installation webhooks; minute 23 keeps it off the top of the hour.
         register_schedule("integrations.github_full_sync", cron="23 * * * *", job="integrations.jobs.sync_all_installations")

@@ -18,7 +18,16 @@ from django.utils import timezone
 
 from integrations import signals
 from integrations.exceptions import RepositoryLimitReached, RepositoryUnavailable
-from integrations.models import Installation, PausedPullRequest, Repository, SourceProvider
+from integrations.models import (
+    CommandRun,
+    CommandStatus,
+    DeliveryStatus,
+    Installation,
+    PausedPullRequest,
+    Repository,
+    SourceProvider,
+    WebhookDelivery,
+)
 from workspaces import services as workspace_services
 from workspaces.models import Workspace
 
@@ -305,3 +314,27 @@ def _parse_time(value: Any) -> Any:
     from django.utils.dateparse import parse_datetime
 
     return parse_datetime(value) if isinstance(value, str) else None
+
+
+# --- jobs that failed for good (integrations.receivers) --------------------------------------------
+
+
+def fail_command_run(*, command_run_id: int, reason: str) -> bool:
+    """End a command its job could not finish: `failed` with the reason, unless it already ended."""
+    from integrations.github import command_runner  # it imports this module
+
+    with transaction.atomic():
+        run = CommandRun.objects.select_for_update().filter(pk=command_run_id).first()
+        if run is None or run.is_terminal:
+            return False
+        command_runner.finish(run, status=CommandStatus.FAILED, reason=reason)
+    return True
+
+
+def fail_received_delivery(*, delivery_pk: int, reason: str) -> bool:
+    """Mark a delivery whose routing job failed for good `failed`, so the stranded sweep leaves it."""
+    return bool(
+        WebhookDelivery.objects.filter(pk=delivery_pk, status=DeliveryStatus.RECEIVED).update(
+            status=DeliveryStatus.FAILED, reason=reason[:2000], processed_at=timezone.now()
+        )
+    )

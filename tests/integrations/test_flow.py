@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from integrations.models import Repository, WebhookDelivery
+from integrations.models import CommandRun, Repository, WebhookDelivery
+from queues.models import DeadLetter
 from reviews.models import ReviewRun
 from tests.integrations.conftest import APP_ID, WEBHOOK_SECRET, Deliveries, app_key, comment_command, payload
 from tests.queues.conftest import Workers, wait_for
@@ -171,3 +172,20 @@ def test_an_installation_out_of_quota_does_not_delay_another_installations_revie
     assert time.time() >= reset_a  # A went on once its window reset
     assert len(reviews_posted(fake_github)) == 1 and len(reviews_posted(fake_github, "octo-org/other")) == 1
     assert ReviewRun.objects.filter(status="completed").count() == 2
+
+
+def test_a_command_whose_retries_all_fail_ends_failed_not_running(fake_github, workers) -> None:
+    """GitHub refuses the answer for the whole backoff: the job dead-letters and the command ends `failed`."""
+    fake_github.add_pull(REPO, number=1, head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+    fake_github.fail_next("POST", r"/issues/1/comments$", status=502, message="Server Error", times=100)
+    start(workers)
+    deliveries = Deliveries(Client())
+    deliveries.post("installation", payload("installation/created"))
+    wait(workers, lambda: Repository.objects.filter(full_name=REPO, enabled=True).exists(), timeout=60)
+    deliveries.post("issue_comment", comment_command("@sentinel help", association="MEMBER"))
+    dead = wait(workers, lambda: DeadLetter.objects.filter(job_name="integrations.jobs.execute_command").first(), timeout=90)
+    run = wait(workers, lambda: CommandRun.objects.filter(status="failed").first(), timeout=30)
+    assert "execute_command job failed after its retries" in run.reason and run.finished_at is not None
+    assert dead.payload["entity_ids"] == {"command_run_id": run.pk}
+    assert len(fake_github.calls_to("POST", r"/issues/1/comments$")) == 4  # the first try and 3 retries
+    assert fake_github.repo(REPO).issue_comments.get(1) in (None, [])

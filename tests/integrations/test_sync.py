@@ -69,6 +69,26 @@ def test_stranded_deliveries_are_queued_again(github_settings, clean_redis) -> N
     assert WebhookDelivery.objects.get(pk=fresh).status == DeliveryStatus.RECEIVED  # its own job may still come
 
 
+def test_a_delivery_whose_routing_job_failed_for_good_is_failed_and_not_swept_again(github_settings, clean_redis) -> None:
+    from integrations.github.routing import queue_delivery
+    from queues.connection import SentinelJob, get_redis, get_rq_queue
+    from queues.deadletters import record_dead_letter
+
+    pk = insert_delivery(delivery_id="dead-routing", event="ping", action="", hook_id="", installation_id=None,
+                         status=DeliveryStatus.RECEIVED, payload_json=json.dumps(payload("ping/payload")))
+    job = SentinelJob.fetch(queue_delivery(delivery_pk=pk, correlation_id="dead-routing"), connection=get_redis())
+    # What the worker does when the last retry fails (the database was away for the whole backoff).
+    record_dead_letter(job=job, error="OperationalError: the connection is closed")
+    delivery = WebhookDelivery.objects.get(pk=pk)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.reason.startswith("the process_webhook_event job failed after its retries: OperationalError")
+    WebhookDelivery.objects.filter(pk=pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    get_rq_queue(Queue.WEBHOOKS).empty()
+    dispatch(jobs.requeue_stranded_deliveries, workspace_id=None, entity_ids={})
+    drain([Queue.SYSTEM])
+    assert get_rq_queue(Queue.WEBHOOKS).count == 0  # the sweep leaves it to an operator
+
+
 def test_the_schedules_are_declared() -> None:
     from queues.schedules import declared_schedules
 
