@@ -400,6 +400,7 @@ def _call_engine(
     known: frozenset[str],
     engine_policy: dict[str, Any] | None = None,
 ) -> Any:
+    from billing.selectors import plan_for
     from reviews.engine import service as engine
     from reviews.engine.types import EngineRequest
 
@@ -411,6 +412,7 @@ def _call_engine(
         title=pr.title,
         known_fingerprints=known,
         run_id=run.pk,
+        max_diff_lines=plan_for(run.workspace_id).max_diff_lines,
     )
     try:
         return engine.review(request)

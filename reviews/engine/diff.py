@@ -8,7 +8,8 @@ redacted) so later steps can check that a finding's line is really in the diff, 
 lines the offline engine inspects. `plan_chunks` renders files into prompt text and packs them
 into calls; a file larger than one call is split by hunks, a hunk larger than one call is cut
 (the file is then *clipped*), and files that do not fit into `max_calls` are *skipped* as
-`too_large`. Every file ends up in exactly one of `reviewed`, `clipped` or `skipped`.
+`too_large`. `limit_to_plan` skips files beyond the plan's `max_diff_lines` as `plan_limit`.
+Every file ends up in exactly one of `reviewed`, `clipped` or `skipped`.
 
 Tokens are estimated from characters (4 per token, the usual rule for English and code), so no
 tokenizer has to be downloaded; budgets leave room for the estimate's error.
@@ -346,6 +347,36 @@ def prepare_diff(diff_text: str, policy: Mapping[str, Any] | None = None) -> Pre
 
 
 # --- Budget --------------------------------------------------------------------------------------
+def limit_to_plan(prepared: PreparedDiff, max_lines: int | None) -> PreparedDiff:
+    """Keep files, in diff order, while their changed lines (added + removed) fit the plan's
+    `max_diff_lines`; the others are skipped as `plan_limit`, so the coverage says what was left out.
+
+    A file is kept or skipped whole: half a file would be reviewed without the rest of its change.
+    A later, smaller file still fits after a large one was skipped. `None` means no limit.
+    """
+    if max_lines is None:
+        return prepared
+    kept: list[FileDiff] = []
+    skipped = list(prepared.skipped)
+    room = max(0, max_lines)
+    for file_diff in prepared.files:
+        size = file_diff.added_count + file_diff.removed_count
+        if size <= room:
+            kept.append(file_diff)
+            room -= size
+        else:
+            skipped.append(SkippedFile(file_diff.path, "plan_limit"))
+    if len(kept) == len(prepared.files):
+        return prepared
+    return PreparedDiff(
+        files=kept,
+        skipped=skipped,
+        redaction_count=prepared.redaction_count,
+        lines_added=sum(f.added_count for f in kept),
+        lines_removed=sum(f.removed_count for f in kept),
+    )
+
+
 def _split_file(file_diff: FileDiff, budget_chars: int) -> tuple[list[str], bool]:
     """The file's prompt text in parts that each fit `budget_chars`; True when something was cut."""
     header = file_diff.header()

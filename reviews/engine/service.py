@@ -27,7 +27,7 @@ from integrations.ai.offline import MODEL as OFFLINE_MODEL
 from integrations.ai.redaction import redact_text
 from reviews.engine import policy as policy_mod
 from reviews.engine import prompts, routing
-from reviews.engine.diff import ChunkPlan, PreparedDiff, plan_chunks, prepare_diff
+from reviews.engine.diff import ChunkPlan, PreparedDiff, limit_to_plan, plan_chunks, prepare_diff
 from reviews.engine.findings import finalize_findings
 from reviews.engine.types import EngineRequest, EngineResult, Usage
 
@@ -65,7 +65,7 @@ def review(request: EngineRequest) -> EngineResult:
     `ProviderError`s when every eligible provider failed.
     """
     started = time.monotonic()
-    prepared = prepare_diff(request.diff, request.policy)
+    prepared = limit_to_plan(prepare_diff(request.diff, request.policy), request.max_diff_lines)
     if not prepared.files:
         # Nothing reviewable (every file excluded, binary, deleted...): no provider is needed.
         return _nothing_to_review_result(prepared)

@@ -36,6 +36,8 @@ class EngineRequest:
     known_fingerprints: frozenset[str] = frozenset()
     # Used in provider idempotency/log context only, never in the prompt.
     run_id: int | None = None
+    # The plan's `max_diff_lines` (changed lines reviewed per run); None = unlimited.
+    max_diff_lines: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class FindingData:
 @dataclass(frozen=True)
 class SkippedFile:
     path: str
-    reason: str  # "excluded" | "binary" | "generated" | "lockfile" | "vendored" | "too_large" | "deleted"
+    # "excluded" | "binary" | "generated" | "lockfile" | "vendored" | "too_large" | "plan_limit" | "deleted"
+    reason: str
 
 
 @dataclass(frozen=True)

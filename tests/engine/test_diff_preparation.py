@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviews.engine.diff import DiffParseError, PathFilter, plan_chunks, prepare_diff
+from reviews.engine.diff import DiffParseError, PathFilter, limit_to_plan, plan_chunks, prepare_diff
 from reviews.engine.globs import path_matches
 from tests.engine.helpers import added_file_diff, fixture_diff, modified_file_diff
 
@@ -147,6 +147,29 @@ def test_files_beyond_the_call_limit_are_listed_as_skipped_too_large():
     too_large = {s.path for s in plan.coverage.skipped if s.reason == "too_large"}
     assert covered | too_large == {f.path for f in prepared.files}  # every file accounted for
     assert covered.isdisjoint(too_large) and too_large
+
+
+def test_the_plans_diff_line_limit_keeps_whole_files_in_order_and_reports_the_rest():
+    diff = (
+        added_file_diff("a.py", [f"a{n} = {n}" for n in range(60)])
+        + added_file_diff("big.py", [f"b{n} = {n}" for n in range(100)])
+        + modified_file_diff("c.py", [(5, [f"c{n} = {n}" for n in range(30)])])
+    )
+    prepared = prepare_diff(diff)
+    assert limit_to_plan(prepared, None) is prepared
+    assert limit_to_plan(prepared, 190) is prepared  # 60 + 100 + 30 changed lines fit exactly
+
+    limited = limit_to_plan(prepared, 100)
+    # big.py (100) no longer fits after a.py (60); c.py (30) still does.
+    assert [f.path for f in limited.files] == ["a.py", "c.py"]
+    assert [(s.path, s.reason) for s in limited.skipped] == [("big.py", "plan_limit")]
+    assert (limited.lines_added, limited.lines_removed) == (90, 0)
+    plan = plan_chunks(limited)
+    assert set(plan.coverage.reviewed) == {"a.py", "c.py"}
+    assert [(s.path, s.reason) for s in plan.coverage.skipped] == [("big.py", "plan_limit")]
+
+    nothing = limit_to_plan(prepared, 0)
+    assert nothing.files == [] and {s.reason for s in nothing.skipped} == {"plan_limit"}
 
 
 def test_guidelines_go_into_the_instructions_bounded_and_redacted():

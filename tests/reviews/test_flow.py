@@ -264,3 +264,23 @@ def test_the_reconciler_requeues_a_run_whose_job_redis_lost(workspace, git_repo,
     assert reconciler.run()["sources"]["reviews.queued_runs"]["redispatched"] == 0  # the job exists now
     drain()
     assert run_of(run).status == RunStatus.COMPLETED
+
+
+def test_the_plans_diff_line_limit_leaves_files_out_and_says_so(workspace, git_repo, reviews_dir, redis_conn):
+    """The free plan reviews 2,000 changed lines per run: a larger file is skipped, the rest reviewed."""
+    from billing.selectors import plan_for
+    from tests.reviews.flow import FIRST_PUSH
+
+    limit = plan_for(workspace.pk).max_diff_lines
+    assert limit == 2_000
+    generated = "".join(f"ROW_{n} = {n}\n" for n in range(limit + 1))
+    pr = open_local_pr(workspace, git_repo, head_files={**FIRST_PUSH, "app/table.py": generated})
+    run = pr.request()
+    drain()
+    run = run_of(run)
+    assert run.status == RunStatus.COMPLETED
+    assert run.coverage["reviewed"] == ["app/orders.py"]
+    assert {"path": "app/table.py", "reason": "plan_limit"} in run.coverage["skipped"]
+    assert set(run.findings.values_list("path", flat=True)) == {"app/orders.py"}
+    (summary,) = pr.summary_comments()
+    assert "`app/table.py` (plan_limit)" in summary.read_text()
