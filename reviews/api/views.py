@@ -16,14 +16,15 @@ from reviews import services
 from reviews.api import serializers as s
 from reviews.models import Finding, ReviewRun, RunStatus, Trigger
 from workspaces.api.base import WorkspaceScopedReadOnlyViewSet
+from workspaces.api.filters import UtcIsoDateTimeFilter
 from workspaces.models import Role
 
 
 class ReviewRunFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=RunStatus.choices)
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = ReviewRun

@@ -33,6 +33,12 @@ def test_runs_list_filters_and_detail_with_findings_and_coverage(workspace, git_
     assert by_repo.json()["count"] == 2
     assert client.get(url(workspace, "runs/"), {"created_before": "2000-01-01T00:00:00Z"}).json()["count"] == 0
 
+    # Offsets PostgreSQL does not take (it stops at ±15:59) are compared in UTC, not a 500.
+    assert client.get(url(workspace, "runs/"), {"created_after": "2000-01-01T00:00:00+19:46"}).json()["count"] == 2
+    assert client.get(url(workspace, "runs/"), {"created_before": "0733-06-25T15:12:39-18:51"}).json()["count"] == 0
+    out_of_range = client.get(url(workspace, "runs/"), {"created_after": "0001-01-01T00:00:00+05:00"})
+    assert out_of_range.status_code == 400 and "created_after" in str(out_of_range.json())
+
     detail = client.get(url(workspace, f"runs/{first.pk}/")).json()
     assert detail["status"] == "completed"
     assert detail["coverage"]["reviewed"] == ["app/orders.py"]
