@@ -10,8 +10,11 @@ class AnalyticsConfig(AppConfig):
         from django.conf import settings
 
         # Connects the receivers of the reviews, billing and integrations signals.
-        from analytics import receivers  # noqa: F401
+        from analytics import receivers, reconciliation  # noqa: F401
         from queues.schedules import register_schedule
+
+        # Runs whose events Redis lost (or never took) are re-ingested by the queues reconciler.
+        reconciliation.register()
 
         # Incremental rollups (dirty days -> hour/day/week/month buckets) and the retention
         # clean-up, both on `bulk` (the jobs' declared queue). docs/analytics.md.

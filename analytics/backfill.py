@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from analytics.models import EventKind
 from analytics.receivers import finding_events, run_event
@@ -25,11 +26,36 @@ _TRANSITIONS = {
 }
 
 
+def run_history(run: Any) -> list[EventInput]:
+    """The events one review run has produced so far, as its receivers would have recorded them."""
+    from reviews.models import Annotation, Finding
+
+    events = []
+    for kind in _TRANSITIONS.get(run.status, [EventKind.RUN_CREATED]):
+        if kind == EventKind.RUN_STARTED and run.started_at is None:
+            continue
+        events.append(run_event(str(kind), run))
+    if run.status == "completed":
+        events += finding_events(run, list(Finding.objects.filter(run_id=run.pk, workspace_id=run.workspace_id)))
+    for annotation in Annotation.objects.filter(run_id=run.pk, workspace_id=run.workspace_id, posted_at__isnull=False):
+        events.append(
+            EventInput(
+                key=f"{EventKind.ANNOTATION_POSTED}:{annotation.pk}",
+                kind=str(EventKind.ANNOTATION_POSTED),
+                occurred_at=annotation.posted_at,
+                repository_id=run.repository_id,
+                data={"run_id": run.pk, "annotation_id": annotation.pk, "kind": annotation.kind,
+                      **({"finding_id": annotation.finding_id} if annotation.finding_id else {})},
+            )
+        )
+    return events
+
+
 def review_history(
     *, workspace_id: int, since: datetime | None = None, batch_size: int = 200
 ) -> Iterator[tuple[str, list[EventInput]]]:
     """(batch key, events) for the workspace's review runs created since `since`, oldest first."""
-    from reviews.models import Annotation, Finding, ReviewRun
+    from reviews.models import ReviewRun
 
     runs = ReviewRun.objects.filter(workspace_id=workspace_id).order_by("pk")
     if since is not None:
@@ -38,23 +64,7 @@ def review_history(
     first_id = None
     for run in runs.iterator(chunk_size=batch_size):
         first_id = first_id or run.pk
-        for kind in _TRANSITIONS.get(run.status, [EventKind.RUN_CREATED]):
-            if kind == EventKind.RUN_STARTED and run.started_at is None:
-                continue
-            batch.append(run_event(str(kind), run))
-        if run.status == "completed":
-            batch += finding_events(run, list(Finding.objects.filter(run_id=run.pk, workspace_id=workspace_id)))
-        for annotation in Annotation.objects.filter(run_id=run.pk, workspace_id=workspace_id, posted_at__isnull=False):
-            batch.append(
-                EventInput(
-                    key=f"{EventKind.ANNOTATION_POSTED}:{annotation.pk}",
-                    kind=str(EventKind.ANNOTATION_POSTED),
-                    occurred_at=annotation.posted_at,
-                    repository_id=run.repository_id,
-                    data={"run_id": run.pk, "annotation_id": annotation.pk, "kind": annotation.kind,
-                          **({"finding_id": annotation.finding_id} if annotation.finding_id else {})},
-                )
-            )
+        batch += run_history(run)
         if len(batch) >= batch_size:
             yield f"runs-{workspace_id}-{first_id}-{run.pk}", batch
             batch, first_id = [], None

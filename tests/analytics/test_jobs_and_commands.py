@@ -82,6 +82,43 @@ def test_purge_job_deletes_only_expired_events(redis_conn, settings) -> None:
     assert list(Event.objects.filter(kind=EventKind.RUN_COMPLETED).values_list("data__duration_ms", flat=True)) == [2]
 
 
+def test_the_reconciler_reingests_finished_runs_whose_events_never_arrived(redis_conn) -> None:
+    """Redis was down when the runs' signals fired: no ingestion job, no events. The reconciler
+    finds the finished runs of the last day without their terminal event and re-ingests them."""
+    from queues import reconciler
+    from reviews.models import RunStatus
+    from tests.reviews.factories import make_finding, make_run
+
+    workspace = make_workspace()
+    repository = make_repository(workspace)
+    now = datetime.now(UTC)
+    lost = make_run(workspace, repository, status=RunStatus.COMPLETED, queued_at=now - timedelta(minutes=10),
+                    started_at=now - timedelta(minutes=9), finished_at=now - timedelta(minutes=5))
+    make_finding(lost, severity="high")
+    lost_failure = make_run(workspace, repository, status=RunStatus.FAILED, started_at=now - timedelta(minutes=9),
+                            finished_at=now - timedelta(minutes=4), error_code="timeout")
+    just_finished = make_run(workspace, repository, status=RunStatus.COMPLETED, finished_at=now - timedelta(seconds=20))
+    last_week = make_run(workspace, repository, status=RunStatus.COMPLETED, finished_at=now - timedelta(days=7))
+    recorded = make_run(workspace, repository, status=RunStatus.SKIPPED, finished_at=now - timedelta(minutes=5))
+    record(workspace, services.EventInput(key=f"run_skipped:{recorded.pk}", kind="run_skipped", occurred_at=now))
+
+    counts = reconciler.run(redis_conn)["sources"]["analytics.runs_missing_events"]
+    assert (counts["checked"], counts["redispatched"]) == (2, 2)
+    assert sorted(get_rq_queue(Queue.BULK, redis_conn).job_ids) == sorted(
+        [f"analytics-backfill-run-{lost.pk}", f"analytics-backfill-run-{lost_failure.pk}"]
+    )
+    drain([Queue.BULK])
+    keys = set(Event.objects.for_workspace(workspace).values_list("idempotency_key", flat=True))
+    assert {f"run_created:{lost.pk}", f"run_started:{lost.pk}", f"run_completed:{lost.pk}",
+            f"run_failed:{lost_failure.pk}"} <= keys
+    assert Event.objects.filter(kind=EventKind.FINDING_REPORTED, workspace=workspace).count() == 1
+    assert Event.objects.get(idempotency_key=f"run_failed:{lost_failure.pk}").data["error_code"] == "timeout"
+    assert not {f"run_completed:{just_finished.pk}", f"run_completed:{last_week.pk}"} & keys
+    # Recorded now: nothing left for the next pass, even once Redis has forgotten the jobs.
+    redis_conn.flushdb()
+    assert reconciler.run(redis_conn)["sources"]["analytics.runs_missing_events"]["checked"] == 0
+
+
 def test_backfill_queues_past_review_runs_on_bulk_and_skips_recorded_events(redis_conn) -> None:
     from reviews.models import ReviewRun, RunStatus
     from tests.reviews.factories import make_finding, make_run
