@@ -68,6 +68,11 @@ def review_marker(run: ReviewRun) -> str:
     return hidden_marker("review-run", run.pk)
 
 
+def finding_marker(run: ReviewRun, finding: Finding) -> str:
+    """The marker of one finding's own post (`annotations.grouped: false`)."""
+    return hidden_marker("review-finding", f"{run.pk}-{finding.pk}")
+
+
 def findings_marker(run: ReviewRun) -> str:
     return hidden_marker("findings-run", run.pk)
 
@@ -292,6 +297,35 @@ def _post_once(
     return annotation, item
 
 
+def _finding_line(run: ReviewRun, finding: Finding) -> str:
+    return f"- {BADGES.get(finding.severity, '')} **{finding.severity}** {_where(finding)} — **{finding.title}**\n\n  {finding.body.strip()}"
+
+
+def _post_one_review_per_finding(
+    run: ReviewRun, provider: Any, ref: RepositoryRef, inline: list[Finding], comments: dict[int, InlineComment]
+) -> list[Finding]:
+    """`annotations.grouped: false`: one PR review per inline finding, each exactly once by its own
+    marker and intent row. Returns the findings the host refused (they go to the summary)."""
+    refused = []
+    for finding in inline:
+        marker = finding_marker(run, finding)
+        row = _record_intent(run, AnnotationKind.INLINE, marker, finding)
+        if row.state != AnnotationState.PENDING:
+            continue
+        comment = comments[finding.pk]
+        item = provider.post_review(
+            ref, number=run.pr_number, head_sha=run.head_sha, marker=marker,
+            body=f"{marker}\n**Sentinel**: {BADGES.get(finding.severity, '')} {finding.severity} finding.",
+            comments=[comment],
+        )
+        if comment in item.rejected_comments:
+            _mark(row, run, state_=AnnotationState.REJECTED, item=item, detail="the host refused the line")
+            refused.append(finding)
+        else:
+            _mark(row, run, state_=AnnotationState.POSTED, item=item)
+    return refused
+
+
 def _newer_summary_posted(run: ReviewRun) -> bool:
     """Whether a later run on this PR already owns the summary comment (never overwrite newer news)."""
     return Annotation.objects.filter(
@@ -344,6 +378,7 @@ def _post(run: ReviewRun, provider: Any, ref: RepositoryRef) -> dict[str, Any]:
     threshold = _rank(settings_.get("post_threshold", "medium"))
     cap = int((snapshot_policy.get("review") or {}).get("max_findings") or 0)
     include_suggestions = bool(settings_.get("include_suggestions", True))
+    grouped = bool(settings_.get("grouped", True))
     posted: list[str] = []
 
     findings: list[Finding] = []
@@ -371,19 +406,23 @@ def _post(run: ReviewRun, provider: Any, ref: RepositoryRef) -> dict[str, Any]:
 
         if style == "review":
             comments = {f.pk: inline_comment(f, include_suggestions=include_suggestions) for f in inline}
+            where = "on changed lines below" if grouped else "on changed lines, each in its own review"
             body = "\n".join([
                 review_marker(run),
                 f"**Sentinel** reviewed `{run.head_sha[:12]}`: {len(findings)} finding(s), "
-                f"{len(inline)} on changed lines below. The summary comment has the overview.",
+                f"{len(inline)} {where}. The summary comment has the overview.",
             ])
             review_row, item = _post_once(
                 run, AnnotationKind.REVIEW, review_marker(run),
                 lambda: provider.post_review(
                     ref, number=run.pr_number, head_sha=run.head_sha, marker=review_marker(run), body=body,
-                    comments=list(comments.values()),
+                    comments=list(comments.values()) if grouped else [],
                 ),
             )
             posted.append("review")
+            if not grouped:
+                outside += _post_one_review_per_finding(run, provider, ref, inline, comments)
+                inline = []
             rejected = set(item.rejected_comments) if item else set()
             for finding in inline:
                 row = _record_intent(run, AnnotationKind.INLINE, review_marker(run), finding)
@@ -395,13 +434,21 @@ def _post(run: ReviewRun, provider: Any, ref: RepositoryRef) -> dict[str, Any]:
                 else:
                     _mark(row, run, state_=AnnotationState.POSTED,
                           item=item or PostedItem(external_id=review_row.external_id, url=review_row.url))
+        elif style == "comment" and findings and not grouped:
+            for finding in inline + outside:
+                marker = finding_marker(run, finding)
+                row = _record_intent(run, AnnotationKind.FINDINGS_COMMENT, marker, finding)
+                if row.state != AnnotationState.PENDING:
+                    continue
+                text = "\n".join([marker, _finding_line(run, finding)])
+                item = provider.upsert_comment(ref, number=run.pr_number, marker=marker, body=text)
+                _mark(row, run, state_=AnnotationState.POSTED, item=item)
+            posted.append("findings_comments")
+            outside = []
         elif style == "comment" and findings:
             text = "\n".join(
                 [findings_marker(run), f"### Sentinel findings for `{run.head_sha[:12]}`", ""]
-                + [
-                    f"- {BADGES.get(f.severity, '')} **{f.severity}** {_where(f)} — **{f.title}**\n\n  {f.body.strip()}"
-                    for f in (inline + outside)
-                ]
+                + [_finding_line(run, f) for f in (inline + outside)]
             )
             _post_once(
                 run, AnnotationKind.FINDINGS_COMMENT, findings_marker(run),

@@ -284,3 +284,39 @@ def test_the_plans_diff_line_limit_leaves_files_out_and_says_so(workspace, git_r
     assert set(run.findings.values_list("path", flat=True)) == {"app/orders.py"}
     (summary,) = pr.summary_comments()
     assert "`app/table.py` (plan_limit)" in summary.read_text()
+
+
+@pytest.mark.parametrize("style", ["review", "comment"])
+def test_ungrouped_annotations_post_each_finding_on_its_own_exactly_once(style, workspace, git_repo, reviews_dir, redis_conn):
+    """`annotations.grouped: false`: a summary review plus one review per inline finding (style
+    review), or one comment per finding (style comment); posting again adds nothing."""
+    from reviews.annotations import finding_marker, post_for_run
+    from reviews.models import Annotation, AnnotationKind, AnnotationState
+    from tests.reviews.flow import FIRST_PUSH
+
+    config = f"version: 1\nannotations:\n  style: {style}\n  grouped: false\n  post_threshold: low\n"
+    pr = open_local_pr(workspace, git_repo, head_files={**FIRST_PUSH, ".sentinel/config.yaml": config})
+    run = pr.request()
+    drain()
+    run = run_of(run)
+    findings = list(run.findings.all())
+    assert run.status == RunStatus.COMPLETED and len(findings) >= 2
+    reviews, comments = pr.posted_reviews(), pr.provider.posted_comments(pr.ref, pr.info().number)
+    if style == "review":
+        kind = AnnotationKind.INLINE
+        assert len(reviews) == 1 + len(findings)
+        for finding in findings:  # each finding's review carries its marker and only its own comment
+            (own,) = [p for p in reviews if finding_marker(run, finding) in p.read_text()]
+            assert own.read_text().count("### `") == 1 and f"app/orders.py:{finding.start_line}" in own.read_text()
+        assert len(comments) == 1  # the summary
+    else:
+        kind = AnnotationKind.FINDINGS_COMMENT
+        assert reviews == []
+        assert len(comments) == 1 + len(findings)
+        assert all(sum(f.title in c.read_text() for c in comments) >= 1 for f in findings)
+    rows = Annotation.objects.filter(run=run, kind=kind)
+    assert rows.count() == len(findings) and set(rows.values_list("state", flat=True)) == {AnnotationState.POSTED}
+
+    post_for_run(run_id=run.pk, workspace_id=run.workspace_id)  # a retry: nothing twice
+    assert len(pr.posted_reviews()) == len(reviews)
+    assert len(pr.provider.posted_comments(pr.ref, pr.info().number)) == len(comments)
