@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from console.rq_views import urlpatterns as rq_urlpatterns
 from sentinel import health
 
 admin.site.site_header = "Sentinel operations"
@@ -28,7 +29,8 @@ urlpatterns = [
     path("", include("integrations.urls")),  # /webhooks/github
     path("", include("billing.urls")),  # /webhooks/stripe
     path("", include("queues.urls")),  # /metrics
-    path("admin/rq/", include("django_rq.urls")),  # django-rq's views are staff_member_required
+    # django-rq's views are staff-only; its changing buttons are superuser-only and audited.
+    path("admin/rq/", include((rq_urlpatterns(), "django_rq"))),
     path("admin/operations/", include("console.urls")),
     path("admin/", admin.site.urls),
 ]
