@@ -1,7 +1,8 @@
 """Writes of the billing domain: quota reservation, usage metering, limit checks, plan changes.
 
 Contract (docs/billing.md): `Decision`, `reserve_review_run`, `release_review_run`,
-`record_usage`, `check_command_allowed`, `check_ai_allowed`, `check_repository_enable_allowed`.
+`record_usage`, `reserve_command` (`check_command_allowed` only reads), `check_ai_allowed`,
+`check_repository_enable_allowed`.
 Enforcement runs in the worker right before execution, never in a webhook request.
 
 Locking: the run quota is a counter row (`QuotaCounter`) locked with `SELECT ... FOR UPDATE`
@@ -277,6 +278,47 @@ def _check_metered(workspace_id: int, metric: str, limit_field: str, noun: str) 
 def check_command_allowed(*, workspace_id: int) -> Decision:
     """Whether one more `@sentinel` command may run this period (commands that ran are metered)."""
     return _check_metered(workspace_id, Metric.COMMAND, "commands_per_month", "commands")
+
+
+def command_key_for(command_run_id: int) -> str:
+    return f"command_run:{command_run_id}"
+
+
+def reserve_command(*, workspace_id: int, command_run_id: int) -> Decision:
+    """Claim one command of the period for `command_run_id`, atomically and idempotently.
+
+    `check_command_allowed` only reads: two commands racing for the last one both passed, because
+    a command is metered when it finishes. Here the claim is taken under the period's counter row
+    lock (as review runs are): `used` is the larger of the claims and the ledger (which also holds
+    commands metered before claims existed), and a claim is never given back, since a command
+    that got this far runs and counts, completed or failed. A retried job finds its claim
+    (`RunReservation` keyed `command_run:<id>`) and is allowed without counting twice.
+    """
+    state = plan_state(workspace_id)
+    plan, period = state.plan, state.period
+    limit = plan.commands_per_month
+    if limit is None:
+        return Decision.allow()
+    key = command_key_for(command_run_id)
+    with transaction.atomic():
+        counter = _lock_counter(workspace_id, Metric.COMMAND, period.start)
+        if RunReservation.objects.filter(run_key=key, workspace_id=workspace_id).exists():
+            return Decision.allow("This command already holds its claim.")
+        used = max(counter.used, usage_total(workspace_id, Metric.COMMAND, period.start))
+        if used >= limit:
+            _note_denial(counter, limit=limit)
+            log.info("billing.quota_denied", workspace_id=workspace_id, metric="command", used=used, limit=limit)
+            return Decision.deny(
+                policies.QUOTA_EXHAUSTED,
+                f"Commands limit reached ({used}/{limit}) on the {plan.title or plan.name} plan "
+                f"for the period ending {period.end:%Y-%m-%d}.",
+            )
+        counter.used = used + 1
+        counter.save(update_fields=["used", "updated_at"])
+        RunReservation.objects.create(
+            workspace_id=workspace_id, run_key=key, period_start=period.start, status=ReservationStatus.CONSUMED
+        )
+    return Decision.allow(f"{limit - used - 1} commands left this period.")
 
 
 def check_briefing_allowed(*, workspace_id: int) -> Decision:

@@ -89,9 +89,9 @@ def execute(*, command_run_id: int, workspace_id: int) -> str:
         finish(run, status=CommandStatus.DENIED, reason=f"author_association {run.author_association}", response_comment_id=comment_id)
         return "denied: permission"
 
-    from billing.services import check_command_allowed
+    from billing.services import reserve_command
 
-    decision = check_command_allowed(workspace_id=run.workspace_id)
+    decision = reserve_command(workspace_id=run.workspace_id, command_run_id=run.pk)
     if not decision.allowed:
         comment_id = reply(f"**Sentinel**: {decision.message}")
         finish(run, status=CommandStatus.DENIED, reason=decision.reason or decision.message, response_comment_id=comment_id)

@@ -92,3 +92,22 @@ def test_two_processes_racing_for_the_last_run_get_one_slot() -> None:
     outcomes = race(reserve("review_run:a"), reserve("review_run:b"))
     assert sorted(outcomes, key=str) == sorted([(True, None), (False, "quota_exhausted")], key=str)
     assert QuotaCounter.objects.get(workspace=workspace, metric="review_run").used == limit
+
+
+def test_two_commands_racing_for_the_last_one_get_one_and_a_retry_counts_once() -> None:
+    """The check-then-meter race: 49 of 50 used (in the ledger), two commands claim at once."""
+    workspace = workspace_on("free")
+    limit = plans.free().commands_per_month
+    for i in range(limit - 1):
+        services.record_usage(workspace_id=workspace.pk, metric="command", quantity=1, idempotency_key=f"command:{i}")
+    assert services.check_command_allowed(workspace_id=workspace.pk).allowed  # the read-only check: both would pass
+
+    def claim(command_run_id: int) -> Callable[[], bool]:
+        return lambda: services.reserve_command(workspace_id=workspace.pk, command_run_id=command_run_id).allowed
+
+    assert sorted(race(claim(901), claim(902))) == [False, True]
+    assert QuotaCounter.objects.get(workspace=workspace, metric="command").used == limit
+    winner = RunReservation.objects.get(run_key__startswith="command_run:").run_key
+    assert services.reserve_command(workspace_id=workspace.pk, command_run_id=int(winner.split(":")[1])).allowed
+    assert not services.reserve_command(workspace_id=workspace.pk, command_run_id=903).allowed
+    assert QuotaCounter.objects.get(workspace=workspace, metric="command").used == limit
