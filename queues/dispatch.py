@@ -164,3 +164,17 @@ def enqueue_envelope(
         return False
     bound.info("job.dispatched", delay_s=delay.total_seconds() if delay else None, rate_limited=bool(rate_limit))
     return True
+
+
+PENDING_STATUSES = frozenset({"queued", "scheduled", "started", "deferred"})
+
+
+def job_pending(job_func: JobFunction, *, entity_ids: dict[str, Any], connection: Redis | None = None) -> bool:
+    """Whether the job `dispatch(job_func, entity_ids=...)` queued is still to run or running.
+
+    False once it finished, failed or Redis no longer knows it: callers use it to wait for work
+    that is on its way, never as a lock.
+    """
+    job_id = build_job_id(job_func.spec, entity_ids)
+    status = (connection or get_redis()).hget(SentinelJob.key_for(job_id), "status")
+    return status is not None and status.decode() in PENDING_STATUSES

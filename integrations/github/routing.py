@@ -14,10 +14,12 @@ job platform retries it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.github import commands
@@ -31,6 +33,7 @@ from integrations.models import (
     SourceProvider,
     WebhookDelivery,
 )
+from queues.exceptions import RetryAfter
 
 log = structlog.get_logger("integrations.github.routing")
 
@@ -232,6 +235,39 @@ def _route_installation(delivery: WebhookDelivery, payload: dict[str, Any], acti
 # --- pull requests ------------------------------------------------------------------------------
 
 
+SYNC_WAIT_SECONDS = 3
+RECENT_INSTALLATION_EVENTS = timedelta(minutes=10)
+
+
+def _installation_sync_pending(payload: dict[str, Any]) -> bool:
+    """Whether this installation's repositories are still being synced from a recent delivery.
+
+    A pull request can be routed before the `installation` (or `installation_repositories`)
+    delivery that brings its repository has been applied (sync queue). Then the repository is
+    unknown only for a moment: the delivery is retried after a few seconds instead of ignored.
+    """
+    from integrations import jobs
+    from queues.dispatch import job_pending
+
+    installation = payload.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    if not isinstance(installation_id, int):
+        return False
+    recent = WebhookDelivery.objects.filter(
+        event__in=("installation", "installation_repositories"),
+        received_at__gte=timezone.now() - RECENT_INSTALLATION_EVENTS,
+    ).filter(
+        # Routed (routing fills installation_id in) with a sync maybe still to run, or not routed
+        # yet (few rows: the partial index on `received` serves them; the id is in the payload).
+        Q(installation_id=installation_id)
+        | Q(status=DeliveryStatus.RECEIVED, payload__installation__id=installation_id)
+    )
+    for pk, status in recent.values_list("pk", "status"):
+        if status == DeliveryStatus.RECEIVED or job_pending(jobs.apply_installation_event, entity_ids={"delivery_id": pk}):
+            return True
+    return False
+
+
 def _repository_for(payload: dict[str, Any]) -> Repository | None:
     repo = _require(payload, "repository")
     github_id = _require(repo, "id", int)
@@ -268,6 +304,8 @@ def _route_pull_request(delivery: WebhookDelivery, payload: dict[str, Any]) -> O
     if action not in REVIEW_ACTIONS and action != "closed":
         return ignored(f"pull_request action {action!r} does not trigger a review")
     repository = _repository_for(payload)
+    if repository is None and _installation_sync_pending(payload):
+        raise RetryAfter(SYNC_WAIT_SECONDS, "the installation's repositories are still being synced")
     why_not = _reviewable(repository)
     if why_not or repository is None:
         return ignored(why_not or "repository is not connected to Sentinel", repository=repository)

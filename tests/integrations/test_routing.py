@@ -144,6 +144,35 @@ def test_drafts_are_reviewed_when_the_dashboard_setting_says_so(deliveries, clea
     assert ReviewRun.objects.count() == 1
 
 
+def test_a_pull_request_routed_before_its_installation_sync_waits_for_it(deliveries, clean_redis) -> None:
+    """installation.created is routed, its sync job still queued, when pull_request.opened comes in."""
+    import time
+
+    from queues.connection import get_rq_queue
+
+    assert deliveries.post("installation", payload("installation/created")).status_code == 202
+    drain([Queue.WEBHOOKS])  # routed; apply_installation_event waits on `sync`
+    pr = payload("pull_request/opened")
+    pr["installation"]["id"] = 957387  # GitHub's example payloads come from different installations
+    opened = deliveries.post("pull_request", pr).json()["delivery_id"]
+    drain([Queue.WEBHOOKS])
+    delivery = WebhookDelivery.objects.get(delivery_id=opened)
+    assert delivery.status == DeliveryStatus.RECEIVED  # not ignored: retried in a few seconds
+    assert get_rq_queue(Queue.WEBHOOKS).scheduled_job_registry.count == 1
+    drain([Queue.SYNC])
+    assert Repository.objects.filter(provider_id=HELLO_WORLD_ID, enabled=True).exists()
+    time.sleep(3.2)
+    drain([Queue.WEBHOOKS], with_scheduler=True)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PROCESSED, delivery.reason
+    assert ReviewRun.objects.count() == 1
+    # Without a sync on its way, an unknown repository is ignored at once, as before.
+    other = payload("pull_request/opened")
+    other["installation"]["id"] = 957387
+    other["repository"]["id"] = 999_999
+    assert route(deliveries, "pull_request", other).reason == "repository is not connected to Sentinel"
+
+
 def test_disabled_unknown_and_paused_repositories_get_no_review(deliveries, clean_redis) -> None:
     unknown = route(deliveries, "pull_request", payload("pull_request/opened"))
     assert (unknown.status, unknown.reason) == (DeliveryStatus.IGNORED, "repository is not connected to Sentinel")
