@@ -278,9 +278,17 @@ def _choose_diff_base(run: ReviewRun, provider: Any, ref: RepositoryRef) -> tupl
         return ReviewMode.FULL, run.base_sha, "first review of this pull request"
     if previous.head_sha == run.head_sha:
         return ReviewMode.FULL, run.base_sha, "same head as the last review"
-    if provider.is_ancestor(ref, ancestor_sha=previous.head_sha, descendant_sha=run.head_sha):
-        return ReviewMode.INCREMENTAL, previous.head_sha, f"changes since {previous.head_sha[:7]} (run {previous.pk})"
-    return ReviewMode.FULL, run.base_sha, f"force-push: {previous.head_sha[:7]} is no longer in the branch"
+    if not provider.is_ancestor(ref, ancestor_sha=previous.head_sha, descendant_sha=run.head_sha):
+        return ReviewMode.FULL, run.base_sha, f"force-push: {previous.head_sha[:7]} is no longer in the branch"
+    if (
+        run.base_sha != previous.base_sha
+        and provider.is_ancestor(ref, ancestor_sha=run.base_sha, descendant_sha=run.head_sha)
+        and not provider.is_ancestor(ref, ancestor_sha=run.base_sha, descendant_sha=previous.head_sha)
+    ):
+        # The base branch was merged into the pull request since the last review: the diff from the
+        # last reviewed head would be mostly the base's own changes, reviewed as the author's.
+        return ReviewMode.FULL, run.base_sha, f"the base branch was merged in since {previous.head_sha[:7]}"
+    return ReviewMode.INCREMENTAL, previous.head_sha, f"changes since {previous.head_sha[:7]} (run {previous.pk})"
 
 
 def known_fingerprints(run: ReviewRun) -> frozenset[str]:

@@ -320,3 +320,28 @@ def test_ungrouped_annotations_post_each_finding_on_its_own_exactly_once(style, 
     post_for_run(run_id=run.pk, workspace_id=run.workspace_id)  # a retry: nothing twice
     assert len(pr.posted_reviews()) == len(reviews)
     assert len(pr.provider.posted_comments(pr.ref, pr.info().number)) == len(comments)
+
+
+def test_merging_the_base_branch_in_makes_the_next_review_full_not_incremental(workspace, git_repo, reviews_dir, redis_conn):
+    """An incremental diff from the last reviewed head would present main's own changes as the PR's."""
+    pr = open_local_pr(workspace, git_repo)
+    first = pr.request()
+    drain()
+    assert run_of(first).status == RunStatus.COMPLETED
+    git_repo.checkout("main")
+    git_repo.commit({"lib/vendor_update.py": "def helper():\n    print('from main')\n"}, "work on main")
+    git_repo.checkout("feature")
+    git_repo.git("merge", "-q", "--no-edit", "main")
+    second = pr.request()
+    drain()
+    second = run_of(second)
+    assert second.status == RunStatus.COMPLETED
+    assert second.review_mode == ReviewMode.FULL
+    assert second.coverage["mode_reason"].startswith("the base branch was merged in")
+    assert "lib/vendor_update.py" not in second.coverage["reviewed"]  # main's file is not the PR's change
+    # A plain push after that is incremental again.
+    git_repo.commit(SECOND_PUSH, "second push")
+    third = pr.request()
+    drain()
+    third = run_of(third)
+    assert third.review_mode == ReviewMode.INCREMENTAL and third.coverage["reviewed"] == ["app/refunds.py"]
