@@ -183,9 +183,40 @@ def summary_body(run: ReviewRun, *, outside: list[Finding]) -> str:
         parts += ["", "### Findings not on changed lines", ""]
         for finding in outside[:50]:
             parts.append(f"- {BADGES.get(finding.severity, '')} **{finding.severity}** {_where(finding)} — {finding.title}")
+    parts += _fallback_lines(result)
     parts += _config_lines(run)
     parts += ["", f"<sub>Sentinel run {run.pk} · {run.provider or '-'} / {run.model or '-'}</sub>"]
     return "\n".join(parts)
+
+
+FALLBACK_REASONS = {
+    "auth_failed": "the provider rejected the workspace's key",
+    "quota_exhausted": "the provider account has no quota left",
+    "overloaded": "the provider was overloaded",
+    "server_error": "the provider answered with a server error",
+    "timeout": "the provider did not answer in time",
+    "rate_limited": "the provider rate-limited the call",
+    "bad_request": "the provider refused the request",
+    "invalid_output": "the provider's answer was not valid findings",
+}
+
+
+def _fallback_lines(result: ReviewResult | None) -> list[str]:
+    """Providers that failed before the one that reviewed: a rejected key must not go unnoticed
+    (it is marked invalid and the workspace's reviews quietly move to the next provider)."""
+    attempts = ((result.extra if result else None) or {}).get("failed_attempts") or []
+    if not attempts:
+        return []
+    lines = ["", "### Provider fallback", ""]
+    for attempt in attempts[:5]:
+        who = f"`{attempt.get('provider') or '?'}`" + (f" / `{attempt['model']}`" if attempt.get("model") else "")
+        code = str(attempt.get("code") or "error")
+        # Our own words only: a provider's message can echo part of the key, and PRs can be public.
+        lines.append(f"- {who} failed ({code}): {FALLBACK_REASONS.get(code, 'the call failed')}.")
+    if any(a.get("code") == "auth_failed" for a in attempts):
+        lines += ["", "The provider rejected the workspace's key, which is now marked invalid: a workspace admin "
+                      "can add a new key (API: `ai/keys/`)."]
+    return lines
 
 
 def failure_body(run: ReviewRun) -> str:
