@@ -219,6 +219,14 @@ def _fallback_lines(result: ReviewResult | None) -> list[str]:
     return lines
 
 
+def _public_failure_message(run: ReviewRun) -> str:
+    """The failure as told on the pull request: an AI provider's own words stay in Sentinel (they
+    can echo part of the key, and the PR may be public); our own messages are shown as stored."""
+    if run.error_code in FALLBACK_REASONS:
+        return f"{FALLBACK_REASONS[run.error_code].capitalize()} (the provider's message is on run {run.pk} in Sentinel)."
+    return run.error_message or "no detail"
+
+
 def failure_body(run: ReviewRun) -> str:
     parts = [
         summary_marker(run),
@@ -229,7 +237,7 @@ def failure_body(run: ReviewRun) -> str:
         f"- Provider: {run.provider or 'not reached'}",
         f"- Model: {run.model or 'not reached'}",
         f"- Status: failed (`{run.error_code or 'error'}`)",
-        f"- Message: {run.error_message or 'no detail'}",
+        f"- Message: {_public_failure_message(run)}",
         "",
         "What to do: check the AI provider key and plan in Sentinel, then re-run the review "
         f"(`@sentinel review`, or re-run run {run.pk} from the dashboard or the API).",

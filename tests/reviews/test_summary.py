@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviews.annotations import summary_body
+from reviews.annotations import failure_body, summary_body
 from reviews.models import ReviewResult, RunStatus
 from tests.reviews.factories import make_run
 from tests.workspaces.factories import make_workspace
@@ -38,3 +38,15 @@ def test_an_overloaded_provider_is_reported_without_the_key_advice() -> None:
 
 def test_no_fallback_section_when_the_first_provider_reviewed() -> None:
     assert "Provider fallback" not in summary_body(_completed_run({"failed_attempts": []}), outside=[])
+
+
+def test_a_failed_runs_comment_keeps_the_providers_words_out_of_the_pull_request() -> None:
+    workspace = make_workspace()
+    run = make_run(workspace, status=RunStatus.FAILED, provider="openai", model="gpt-4o-mini", error_code="auth_failed",
+                   error_message="Incorrect API key provided: sk-proj-****wxyz.")
+    body = failure_body(run)
+    assert f"- Message: The provider rejected the workspace's key (the provider's message is on run {run.pk} in Sentinel)." in body
+    assert "sk-" not in body and "wxyz" not in body
+    ours = make_run(workspace, status=RunStatus.FAILED, error_code="source_control_error",
+                    error_message="Reading the pull request failed: 404")
+    assert "- Message: Reading the pull request failed: 404" in failure_body(ours)
