@@ -21,10 +21,12 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.database import require_postgresql  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinel.settings")
 # The endpoint is measured, not the API throttle.
 os.environ["API_THROTTLE_RATE_TOKEN"] = "1000000/min"  # noqa: S105 - a rate, not a secret
@@ -37,17 +39,6 @@ REPOSITORIES_PER_WORKSPACE = 5
 DAYS = 365
 INCREMENTAL_EVENTS = 10_000
 REQUESTS = 200
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def timed(func, *args, **kwargs):
@@ -65,7 +56,7 @@ def verdict(ok: bool) -> str:
 
 
 def main() -> int:
-    ensure_database()
+    require_postgresql("bench_analytics")
     import django
 
     django.setup()

@@ -22,27 +22,18 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.database import require_postgresql  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinel.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 LIVE_REQUESTS = 60
 CHART_COMPUTES = 8
 MINUTES = 24 * 60
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def measure(client, url: str, n: int, before=None) -> list[float]:
@@ -66,7 +57,7 @@ def p95(samples: list[float]) -> float:
 
 
 def main() -> int:
-    ensure_database()
+    require_postgresql("bench_console_dashboard")
     import django
 
     django.setup()

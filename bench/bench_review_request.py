@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.database import require_postgresql  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinel.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 os.environ["SENTINEL_REVIEW_DEBOUNCE_SECONDS"] = "0"
@@ -30,23 +33,8 @@ os.environ["SENTINEL_REVIEW_DEBOUNCE_SECONDS"] = "0"
 N = int(os.environ.get("BENCH_REVIEW_REQUESTS", "300"))
 
 
-def ensure_database() -> None:
-    import environ
-    import psycopg
-
-    url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if "postgresql" not in url["ENGINE"]:
-        raise SystemExit("bench_review_request needs PostgreSQL (DATABASE_URL)")
-    params = {"host": url["HOST"] or "127.0.0.1", "port": url["PORT"] or 5432, "user": url["USER"], "dbname": "postgres"}
-    if url.get("PASSWORD"):
-        params["password"] = url["PASSWORD"]
-    with psycopg.connect(**params, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{url["NAME"]}"')
-
-
 def main() -> None:
-    ensure_database()
+    require_postgresql("bench_review_request")
     import django
 
     django.setup()

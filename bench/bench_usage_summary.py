@@ -24,28 +24,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.database import require_postgresql  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinel.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 
 ROWS = int(os.environ.get("BENCH_USAGE_ROWS", "2000000"))
 BENCH_SLUG = f"bench-usage-{ROWS}"
-
-
-def ensure_database() -> None:
-    """Create the bench database if it does not exist (bin/bench points at a dedicated one)."""
-    import environ
-    import psycopg
-
-    url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if "postgresql" not in url["ENGINE"]:
-        raise SystemExit("bench_usage_summary needs PostgreSQL (DATABASE_URL)")
-    params = {"host": url["HOST"] or "127.0.0.1", "port": url["PORT"] or 5432, "user": url["USER"], "dbname": "postgres"}
-    if url.get("PASSWORD"):
-        params["password"] = url["PASSWORD"]
-    with psycopg.connect(**params, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{url["NAME"]}"')
 
 
 def timed(func, repeat: int) -> float:
@@ -58,7 +44,7 @@ def timed(func, repeat: int) -> float:
 
 
 def main() -> None:
-    ensure_database()
+    require_postgresql("bench_usage_summary")
     import django
 
     django.setup()

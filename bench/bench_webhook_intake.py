@@ -31,6 +31,9 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.database import require_postgresql  # noqa: E402
+
 PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "webhooks" / "pull_request" / "opened.payload.json"
 SECRET = "bench-webhook-secret"  # noqa: S105 - benchmark only
 DURATION = float(os.environ.get("BENCH_INTAKE_SECONDS", "15"))
@@ -41,8 +44,8 @@ WARMUP = 2.0
 # --- load generator (runs as its own process) ------------------------------------------------------
 
 
-async def _one(host: str, port: int, path: str, body: bytes, signature: str, delivery: str) -> tuple[int, float]:
-    started = time.perf_counter()
+async def _one(host: str, port: int, path: str, body: bytes, signature: str, delivery: str) -> int:
+    """POST one delivery on a new connection (as GitHub does) and return the HTTP status."""
     reader, writer = await asyncio.open_connection(host, port)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
@@ -54,68 +57,67 @@ async def _one(host: str, port: int, path: str, body: bytes, signature: str, del
     status_line = await reader.readline()
     await reader.read()
     writer.close()
-    status = int(status_line.split()[1]) if status_line else 0
-    return status, time.perf_counter() - started
+    return int(status_line.split()[1]) if status_line else 0
+
+
+class _Load:
+    """One load run: the signed real payload, sent to one URL, and the tally of the answers."""
+
+    def __init__(self, url: str) -> None:
+        from integrations.github.signatures import sign
+
+        self.target = urlparse(url)
+        self.body = PAYLOAD.read_bytes()
+        self.signature = sign(SECRET, self.body)
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    async def send(self, delivery: str, *, since: float | None = None) -> None:
+        """One delivery; its latency counts from `since` (an open loop's scheduled time) or from now."""
+        started = time.perf_counter() if since is None else since
+        try:
+            status = await _one(self.target.hostname, self.target.port, self.target.path, self.body, self.signature,
+                                   delivery)
+        except OSError:
+            self.errors += 1
+            return
+        if status == 202:
+            self.latencies.append(time.perf_counter() - started)
+        else:
+            self.errors += 1
+
+    def result(self, started: float) -> dict:
+        return {"latencies": self.latencies, "errors": self.errors, "elapsed": time.perf_counter() - started}
 
 
 async def _closed_loop(url: str, seconds: float, concurrency: int, prefix: str) -> dict:
-    parsed = urlparse(url)
-    body = PAYLOAD.read_bytes()
-    from integrations.github.signatures import sign
-
-    signature = sign(SECRET, body)
-    latencies: list[float] = []
-    errors = 0
+    load = _Load(url)
     counter = 0
     deadline = time.perf_counter() + seconds
 
     async def client(n: int) -> None:
-        nonlocal errors, counter
+        nonlocal counter
         while time.perf_counter() < deadline:
             counter += 1
-            try:
-                status, latency = await _one(parsed.hostname, parsed.port, parsed.path, body, signature, f"{prefix}-{n}-{counter}")
-            except OSError:
-                errors += 1
-                continue
-            if status == 202:
-                latencies.append(latency)
-            else:
-                errors += 1
+            await load.send(f"{prefix}-{n}-{counter}")
 
     started = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(concurrency)))
-    return {"latencies": latencies, "errors": errors, "elapsed": time.perf_counter() - started}
+    return load.result(started)
 
 
 async def _open_loop(url: str, seconds: float, rate: float, prefix: str) -> dict:
     """Send at a fixed rate regardless of answers; latency counts from the scheduled send time."""
-    parsed = urlparse(url)
-    body = PAYLOAD.read_bytes()
-    from integrations.github.signatures import sign
-
-    signature = sign(SECRET, body)
-    latencies: list[float] = []
-    errors = 0
+    load = _Load(url)
     start = time.perf_counter() + 0.05
-    total = int(seconds * rate)
 
     async def fire(i: int) -> None:
-        nonlocal errors
         scheduled = start + i / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        try:
-            status, _ = await _one(parsed.hostname, parsed.port, parsed.path, body, signature, f"{prefix}-{i}")
-        except OSError:
-            errors += 1
-            return
-        if status == 202:
-            latencies.append(time.perf_counter() - scheduled)
-        else:
-            errors += 1
+        await load.send(f"{prefix}-{i}", since=scheduled)
 
-    await asyncio.gather(*(fire(i) for i in range(total)))
-    return {"latencies": latencies, "errors": errors, "elapsed": time.perf_counter() - start}
+    await asyncio.gather(*(fire(i) for i in range(int(seconds * rate))))
+    return load.result(start)
 
 
 def load_main(argv: list[str]) -> None:
@@ -128,17 +130,6 @@ def load_main(argv: list[str]) -> None:
 
 
 # --- orchestration ------------------------------------------------------------------------------------
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port() -> int:
@@ -175,7 +166,7 @@ def main() -> None:
     os.environ.setdefault("DEBUG", "0")
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     os.environ.setdefault("CONN_MAX_AGE", "60")
-    ensure_database()
+    require_postgresql("bench_webhook_intake")
     import django
 
     django.setup()

@@ -6,28 +6,12 @@ a fresh machine has none, so bin/bench makes it and migrates it before the first
 
 from __future__ import annotations
 
-import os
 import sys
-from urllib.parse import urlparse
+from pathlib import Path
 
-import psycopg
-from psycopg import sql
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def main() -> int:
-    url = os.environ.get("DATABASE_URL", "")
-    parsed = urlparse(url)
-    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        return 0  # SQLite and friends create themselves
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return 0
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    print(f"created database {name}", file=sys.stderr)
-    return 0
-
+from bench.database import ensure_database  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ensure_database()
