@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
@@ -41,18 +42,18 @@ def runs_missing_their_events() -> Iterable:
     )
 
 
-def job_key(run: object) -> str:
-    return f"run-{run.pk}"  # type: ignore[attr-defined]
+def job_key(run: Any) -> str:
+    return f"run-{run.pk}"
 
 
-def reingest(run: object) -> str:
+def reingest(run: Any) -> str:
     from analytics.backfill import run_history
     from analytics.jobs import backfill_events
     from queues.dispatch import dispatch
 
     return dispatch(
         backfill_events,
-        workspace_id=run.workspace_id,  # type: ignore[attr-defined]
+        workspace_id=run.workspace_id,
         entity_ids={"key": job_key(run)},
         data={"events": [e.to_payload() for e in run_history(run)]},
     )

@@ -17,6 +17,7 @@ from django.db import transaction
 from redis import Redis
 from rq import RateLimit
 from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
 
 from queues import concurrency
 from queues.connection import SentinelJob, get_redis, get_rq_queue
@@ -166,7 +167,7 @@ def enqueue_envelope(
     return True
 
 
-PENDING_STATUSES = frozenset({"queued", "scheduled", "started", "deferred"})
+PENDING_STATUSES = frozenset(s.value for s in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED))
 
 
 def job_pending(job_func: JobFunction, *, entity_ids: dict[str, Any], connection: Redis | None = None) -> bool:

@@ -33,10 +33,6 @@ class StoredDelivery:
     pk: int | None = None
     rejected_because: str = ""
 
-    @property
-    def is_repeat(self) -> bool:
-        return self.pk is None and not self.rejected_because
-
 
 def _table() -> str:
     return WebhookDelivery._meta.db_table
