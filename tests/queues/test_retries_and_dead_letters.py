@@ -9,6 +9,7 @@ from rq.job import JobStatus
 from queues.connection import SentinelJob, get_rq_queue
 from queues.deadletters import discard_dead_letter, replay_dead_letter
 from queues.dispatch import dispatch
+from queues.envelope import Envelope
 from queues.models import DeadLetter, DeadLetterEvent
 from queues.signals import job_permanently_failed
 from queues.topology import Queue
@@ -93,6 +94,14 @@ def test_replay_runs_a_dead_letter_again_with_the_same_job_id(redis_conn, worker
     assert newest.job_id == job_id
 
 
+def _record_dead_letter(job_id: str, *, n: int, marker: str) -> DeadLetter:
+    """A pending dead letter of `jobs.record` on `default`, with the envelope a replay queues again."""
+    envelope = Envelope(schema_version=1, workspace_id=None, correlation_id="c", entity_ids={"n": n},
+                        data={"marker": marker}, job_id=job_id)
+    return DeadLetter.objects.create(job_id=job_id, job_name="tests.queues.jobs.record", queue="default", error="e",
+                                     failed_at="2026-01-01T00:00Z", payload=envelope.to_dict())
+
+
 def test_discard_keeps_the_row_and_an_audit_record(redis_conn):
     dead = DeadLetter.objects.create(
         job_id="x-1",
@@ -110,21 +119,7 @@ def test_discard_keeps_the_row_and_an_audit_record(redis_conn):
 
 
 def test_a_dead_letter_replays_once_a_second_confirmation_is_refused(redis_conn):
-    dead = DeadLetter.objects.create(
-        job_id="twice-1",
-        job_name="tests.queues.jobs.record",
-        queue="default",
-        error="e",
-        failed_at="2026-01-01T00:00Z",
-        payload={
-            "schema_version": 1,
-            "workspace_id": None,
-            "correlation_id": "c",
-            "entity_ids": {"n": 9},
-            "data": {"marker": "twice"},
-            "job_id": "twice-1",
-        },
-    )
+    dead = _record_dead_letter("twice-1", n=9, marker="twice")
     replay_dead_letter(dead_letter=dead, actor="alice")
     with pytest.raises(ValueError, match="already replayed"):
         replay_dead_letter(dead_letter=dead, actor="bob")
@@ -135,21 +130,7 @@ def test_a_dead_letter_replays_once_a_second_confirmation_is_refused(redis_conn)
 
 
 def test_replay_command_selects_by_queue_and_ids(redis_conn):
-    a = DeadLetter.objects.create(
-        job_id="a-1",
-        job_name="tests.queues.jobs.record",
-        queue="default",
-        error="e",
-        failed_at="2026-01-01T00:00Z",
-        payload={
-            "schema_version": 1,
-            "workspace_id": None,
-            "correlation_id": "c",
-            "entity_ids": {"n": 1},
-            "data": {"marker": "replayed"},
-            "job_id": "a-1",
-        },
-    )
+    a = _record_dead_letter("a-1", n=1, marker="replayed")
     b = DeadLetter.objects.create(
         job_id="b-1",
         job_name="tests.queues.jobs.record",
